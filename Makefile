@@ -1,0 +1,41 @@
+# shrink — the two commands that matter on a fresh machine:
+#   make demo   run the main job on the embedded default model and data
+#   make test   vet and test everything (sets up ONNX Runtime first)
+GO ?= go
+ORT_LIB := $(CURDIR)/lib/libonnxruntime.so.1.29.0
+export SHRINK_ORT_LIB ?= $(ORT_LIB)
+FUZZTIME ?= 10s
+
+.PHONY: all build setup demo test vet fuzz bench generate clean
+
+all: build
+
+build:
+	$(GO) build -o shrink .
+
+setup:
+	@sh scripts/setup-ort.sh
+
+demo: setup build
+	./shrink demo
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+test: setup vet
+	$(GO) test -count=1 ./...
+	$(MAKE) fuzz
+
+# Each fuzz target runs for a short, fixed budget; a crash fails the build.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./onnxio/
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 200ms ./...
+
+generate:
+	$(GO) generate ./...
+
+clean:
+	rm -f shrink

@@ -1,0 +1,57 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// IOStreams is all terminal I/O of the CLI: it knows whether stdout and
+// stderr are terminals and how verbose to be. Tests build it on buffers.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+
+	StdoutTTY bool
+	StderrTTY bool
+
+	Quiet   bool
+	Verbose bool
+	JSON    bool
+}
+
+// SystemIO returns streams on the process's stdin/stdout/stderr.
+func SystemIO() *IOStreams {
+	return &IOStreams{
+		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		StdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		StderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+}
+
+// Printf writes human output to stdout.
+func (s *IOStreams) Printf(format string, a ...any) { fmt.Fprintf(s.Out, format, a...) }
+
+// Warnf writes a warning line to stderr (even with -q: warnings matter).
+func (s *IOStreams) Warnf(format string, a ...any) {
+	fmt.Fprintf(s.ErrOut, "warning: "+format+"\n", a...)
+}
+
+// Infof writes an informational line to stderr unless -q.
+func (s *IOStreams) Infof(format string, a ...any) {
+	if !s.Quiet {
+		fmt.Fprintf(s.ErrOut, format+"\n", a...)
+	}
+}
+
+// WriteJSON prints v as one indented JSON document on stdout.
+func (s *IOStreams) WriteJSON(v any) error {
+	enc := json.NewEncoder(s.Out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

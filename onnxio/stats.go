@@ -1,0 +1,190 @@
+package onnxio
+
+import (
+	"math"
+	"sort"
+
+	"github.com/shrinkml/shrink/onnxio/onnxpb"
+)
+
+// DTypeStats counts the parameters of one element type.
+type DTypeStats struct {
+	DType string `json:"dtype"`
+	Count int64  `json:"count"`
+	Bytes int64  `json:"bytes"`
+}
+
+// ParamStats summarizes a model's weights: every initializer and every
+// Constant node value, in the main graph and its subgraphs.
+type ParamStats struct {
+	Count        int64        `json:"count"`
+	Bytes        int64        `json:"bytes"`
+	Zero         int64        `json:"zero"`
+	ZeroFraction float64      `json:"zero_fraction"`
+	Initializers int          `json:"initializers"`
+	Constants    int          `json:"constants"`
+	ByDType      []DTypeStats `json:"by_dtype"`
+}
+
+// ParamStats walks all weights. Zeros are counted exactly (+0 and -0 for
+// floats); NaN weights are reported through the nan count.
+func (m *Model) ParamStats() (ParamStats, int64, error) {
+	var st ParamStats
+	var nan int64
+	by := map[DType]*DTypeStats{}
+	add := func(t *Tensor) {
+		n := t.Len()
+		st.Count += n
+		b := t.DType.RawBytes(n)
+		if b < 0 {
+			b = 0
+		}
+		st.Bytes += b
+		d := by[t.DType]
+		if d == nil {
+			d = &DTypeStats{DType: t.DType.String()}
+			by[t.DType] = d
+		}
+		d.Count += n
+		d.Bytes += b
+		z, nn := countZeros(t)
+		st.Zero += z
+		nan += nn
+	}
+	var walk func(g *onnxpb.GraphProto) error
+	walk = func(g *onnxpb.GraphProto) error {
+		gg := NewGraph(g)
+		for _, r := range gg.Weights() {
+			t, err := r.Tensor()
+			if err != nil {
+				// Sparse or odd constants: count their declared size.
+				st.Count += r.Count
+				continue
+			}
+			add(t)
+			if r.Source == FromInitializer {
+				st.Initializers++
+			} else {
+				st.Constants++
+			}
+		}
+		for _, n := range g.Node {
+			for _, a := range n.Attribute {
+				if a.G != nil {
+					if err := walk(a.G); err != nil {
+						return err
+					}
+				}
+				for _, sg := range a.Graphs {
+					if err := walk(sg); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(m.Proto.Graph); err != nil {
+		return st, nan, err
+	}
+	if st.Count > 0 {
+		st.ZeroFraction = float64(st.Zero) / float64(st.Count)
+	}
+	st.ByDType = []DTypeStats{}
+	for _, d := range by {
+		st.ByDType = append(st.ByDType, *d)
+	}
+	sort.Slice(st.ByDType, func(i, j int) bool {
+		if st.ByDType[i].Bytes != st.ByDType[j].Bytes {
+			return st.ByDType[i].Bytes > st.ByDType[j].Bytes
+		}
+		return st.ByDType[i].DType < st.ByDType[j].DType
+	})
+	return st, nan, nil
+}
+
+func countZeros(t *Tensor) (zero, nan int64) {
+	switch d := t.Data.(type) {
+	case []float32:
+		for _, v := range d {
+			if v == 0 {
+				zero++
+			} else if v != v {
+				nan++
+			}
+		}
+	case []float64:
+		for _, v := range d {
+			if v == 0 {
+				zero++
+			} else if math.IsNaN(v) {
+				nan++
+			}
+		}
+	case []uint16:
+		if t.DType == Float16 || t.DType == BFloat16 {
+			for _, v := range d {
+				if v&0x7fff == 0 {
+					zero++
+				} else if t.DType == Float16 && v&0x7c00 == 0x7c00 && v&0x3ff != 0 || t.DType == BFloat16 && v&0x7f80 == 0x7f80 && v&0x7f != 0 {
+					nan++
+				}
+			}
+		} else {
+			for _, v := range d {
+				if v == 0 {
+					zero++
+				}
+			}
+		}
+	case []int8:
+		for _, v := range d {
+			if v == 0 {
+				zero++
+			}
+		}
+	case []uint8:
+		for _, v := range d {
+			if v == 0 {
+				zero++
+			}
+		}
+	case []int16:
+		for _, v := range d {
+			if v == 0 {
+				zero++
+			}
+		}
+	case []int32:
+		for _, v := range d {
+			if v == 0 {
+				zero++
+			}
+		}
+	case []int64:
+		for _, v := range d {
+			if v == 0 {
+				zero++
+			}
+		}
+	case []uint32:
+		for _, v := range d {
+			if v == 0 {
+				zero++
+			}
+		}
+	case []uint64:
+		for _, v := range d {
+			if v == 0 {
+				zero++
+			}
+		}
+	case []bool:
+		for _, v := range d {
+			if !v {
+				zero++
+			}
+		}
+	}
+	return zero, nan
+}
