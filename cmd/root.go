@@ -36,6 +36,9 @@ func Run(ctx context.Context, ios *IOStreams, args []string) int {
 	root := NewRootCmd(ios)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
+		err = &UsageError{Err: fmt.Errorf("%v (see shrink --help)", err)}
+	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%w: %v", context.Canceled, err)

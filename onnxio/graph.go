@@ -163,7 +163,7 @@ func (g *Graph) TopoOrder() ([]*onnxpb.NodeProto, error) {
 	for i, n := range g.P.Node {
 		seen := map[int]bool{}
 		for _, in := range nodeInputs(n) {
-			if p, ok := g.producer[in]; ok && p != n {
+			if p, ok := g.producer[in]; ok {
 				j := pos[p]
 				if !seen[j] {
 					seen[j] = true

@@ -1,0 +1,172 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shrinkml/shrink/internal/schemacheck"
+	"github.com/shrinkml/shrink/onnxio"
+)
+
+const backendRoot = "/usr/share/libonnx-testdata/data"
+
+// runCLI runs shrink with args on in-memory streams.
+func runCLI(t *testing.T, tty bool, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ios := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errb, StdoutTTY: tty, StderrTTY: tty}
+	code = Run(context.Background(), ios, args)
+	return out.String(), errb.String(), code
+}
+
+func TestInspectJSONMatchesSchemaAndCounts(t *testing.T) {
+	path := filepath.Join(backendRoot, "pytorch-converted", "test_Conv2d", "model.onnx")
+	out, errs, code := runCLI(t, false, "inspect", "--json", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if err := schemacheck.Validate("inspect.schema.json", []byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	var r InspectReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	// Independent count: sum the initializers' dims straight from the proto.
+	m, err := onnxio.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, init := range m.Proto.Graph.Initializer {
+		n := int64(1)
+		for _, d := range init.Dims {
+			n *= d
+		}
+		want += n
+	}
+	if r.Parameters.Count != want || r.Nodes != 1 || r.Ops[0].Op != "Conv" {
+		t.Fatalf("parameters %d (want %d), nodes %d, ops %v", r.Parameters.Count, want, r.Nodes, r.Ops)
+	}
+	if r.Inputs[0].Shape == nil || len(r.Inputs[0].Shape) != 4 {
+		t.Fatalf("input shape %v", r.Inputs[0].Shape)
+	}
+}
+
+func TestInspectEveryBackendSuiteModelMatchesSchema(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join(backendRoot, "*", "*", "model.onnx"))
+	if len(paths) < 1000 {
+		t.Fatalf("backend suite not installed (%d models); run .ci/run's set-up", len(paths))
+	}
+	for i, p := range paths {
+		if i%7 != 0 { // a spread of ~150 models keeps this quick
+			continue
+		}
+		out, errs, code := runCLI(t, false, "inspect", "--json", p)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", p, code, errs)
+		}
+		if err := schemacheck.Validate("inspect.schema.json", []byte(out)); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+}
+
+func TestInspectHumanOutput(t *testing.T) {
+	path := filepath.Join(backendRoot, "pytorch-converted", "test_Conv2d", "model.onnx")
+	out, _, code := runCLI(t, true, "inspect", path)
+	if code != 0 || !strings.Contains(out, "parameters   76") || !strings.Contains(out, "Conv") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+}
+
+func TestBadModelFilesGiveOneLineExit1(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := os.ReadFile(filepath.Join(backendRoot, "pytorch-converted", "test_Conv2d", "model.onnx"))
+	r := rand.New(rand.NewPCG(7, 8))
+	junk := make([]byte, 4096)
+	for i := range junk {
+		junk[i] = byte(r.IntN(256))
+	}
+	files := map[string][]byte{
+		"truncated.onnx": good[:len(good)*2/3],
+		"random.onnx":    junk,
+		"empty.onnx":     {},
+	}
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, errs, code := runCLI(t, false, "inspect", p)
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1", name, code)
+		}
+		if out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, p) {
+			t.Errorf("%s: want one stderr line naming the file, got stdout %q stderr %q", name, out, errs)
+		}
+	}
+	_, errs, code := runCLI(t, false, "inspect", filepath.Join(dir, "missing.onnx"))
+	if code != 1 || !strings.Contains(errs, "missing.onnx") {
+		t.Errorf("missing file: exit %d, %q", code, errs)
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"inspect"},
+		{"inspect", "--no-such-flag", "x.onnx"},
+		{"inspect", "a.onnx", "b.onnx"},
+		{"no-such-verb"},
+	} {
+		_, errs, code := runCLI(t, false, args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errs)
+		}
+		if strings.Count(errs, "\n") != 1 {
+			t.Errorf("%v: stderr is not one line: %q", args, errs)
+		}
+	}
+}
+
+func TestDoctorJSON(t *testing.T) {
+	out, errs, code := runCLI(t, false, "doctor", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if err := schemacheck.Validate("doctor.schema.json", []byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	var r DoctorReport
+	json.Unmarshal([]byte(out), &r)
+	if !r.ORT.OK || r.ORT.Version != "1.29.0" || len(r.ORT.Providers) == 0 || r.ORT.Providers[0] != "cpu" {
+		t.Fatalf("doctor: %+v", r.ORT)
+	}
+}
+
+func TestDoctorMissingLibrary(t *testing.T) {
+	// A flag naming a missing file is reported, and doctor exits 1. (The
+	// library is loaded once per process, so this runs in a child.)
+	if os.Getenv("SHRINK_DOCTOR_CHILD") == "1" {
+		os.Exit(Run(context.Background(), SystemIO(), []string{"doctor", "--ort-lib", "/nonexistent/libonnxruntime.so"}))
+	}
+	exe, _ := os.Executable()
+	var out, errb bytes.Buffer
+	cmd := newChild(exe, "-test.run=^TestDoctorMissingLibrary$")
+	cmd.Env = append(os.Environ(), "SHRINK_DOCTOR_CHILD=1")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := cmd.ProcessState.ExitCode()
+	if err == nil || code != 1 {
+		t.Fatalf("exit %d (%v); stderr %s", code, err, errb.String())
+	}
+	if !strings.Contains(out.String(), "NOT FOUND") || !strings.Contains(errb.String(), "/nonexistent/libonnxruntime.so") {
+		t.Fatalf("stdout %q stderr %q", out.String(), errb.String())
+	}
+}
