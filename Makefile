@@ -34,6 +34,7 @@ test: setup test-data vet
 # Each fuzz target runs for a short, fixed budget; a crash fails the build.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./onnxio/
+	$(GO) test -run '^$$' -fuzz '^FuzzNpyHeader$$' -fuzztime $(FUZZTIME) ./dataset/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./...

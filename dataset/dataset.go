@@ -37,21 +37,26 @@ type Source interface {
 
 // Options controls how a data set is read.
 type Options struct {
-	// BatchSize is the number of samples per batch; 0 means the model's
-	// fixed batch size, or 1 for a dynamic batch dimension... see docs.
+	// BatchSize is the number of samples per batch for a model whose batch
+	// dimension is dynamic; 0 means DefaultBatchSize. A model with a fixed
+	// batch dimension B is always fed batches of B (a different non-zero
+	// BatchSize is an error). ONNX test_data_set folders ignore it: each
+	// set is one batch.
 	BatchSize int
 	// Limit stops after this many samples (0: all).
 	Limit int
 	// Labels is a path to labels (.npy of integers, or text, one per line).
+	// For an image folder it replaces the labels given by the class
+	// subfolders.
 	Labels string
 
 	// Image folders.
-	Resize []int     // [h, w] or [short side]
-	Crop   []int     // [h, w] center crop
-	Mean   []float32 // per channel, after Scale
-	Std    []float32 // per channel, after Scale
-	Layout string    // "nchw" (default) or "nhwc"
-	Scale  float32   // multiply pixel values (0..255) by this first; default 1/255
+	Resize []int     // [h, w] or [short side] (bilinear, half-pixel centers)
+	Crop   []int     // [h, w] or [side]: center crop, after Resize
+	Mean   []float32 // per channel (or one for all), after Scale
+	Std    []float32 // per channel (or one for all), after Scale
+	Layout string    // "nchw" or "nhwc"; "" infers it from the input shape (see docs)
+	Scale  float32   // multiply pixel values (0..255) by this first; 0 means 1/255
 
 	// CSV: the columns that form the input (default: all but the label
 	// column), and the label column, by header name.

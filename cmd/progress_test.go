@@ -1,0 +1,178 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shrinkml/shrink/internal/progress"
+)
+
+type stepClock struct{ t time.Time }
+
+func (c *stepClock) now() time.Time { return c.t }
+
+func TestPlainProgressLines(t *testing.T) {
+	var b bytes.Buffer
+	clk := &stepClock{t: time.Unix(100, 0)}
+	p := newLineProgress(&b, false, clk.now)
+	p.Start("evaluate", 1000)
+	// 100 steps of 10 samples, 300 ms apart: a line per 10% (3 s).
+	for i := 0; i < 100; i++ {
+		clk.t = clk.t.Add(300 * time.Millisecond)
+		p.Add(10)
+	}
+	p.Log("note: something")
+	p.Done()
+	want := []string{"evaluate: 0/1000"}
+	for pct := 10; pct < 100; pct += 10 {
+		want = append(want, "evaluate: "+strconv.Itoa(pct*10)+"/1000 ("+strconv.Itoa(pct)+"%)")
+	}
+	want = append(want, "note: something", "evaluate: done, 1000 in 30.0s")
+	if got := strings.TrimSuffix(b.String(), "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+	if strings.Contains(b.String(), "\r") || strings.Contains(b.String(), "\x1b") {
+		t.Error("plain output has terminal control characters")
+	}
+
+	// The same steps 10 ms apart: a phase under 2 s prints its start and
+	// its end only.
+	b.Reset()
+	p.Start("fast", 1000)
+	for i := 0; i < 100; i++ {
+		clk.t = clk.t.Add(10 * time.Millisecond)
+		p.Add(10)
+	}
+	p.Done()
+	if want := "fast: 0/1000\nfast: done, 1000 in 1.0s\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+func TestPlainProgressSlowPhases(t *testing.T) {
+	var b bytes.Buffer
+	clk := &stepClock{t: time.Unix(0, 0)}
+	p := newLineProgress(&b, false, clk.now)
+	p.Start("latency", 0) // unknown total: a line every 30 s
+	for i := 0; i < 10; i++ {
+		clk.t = clk.t.Add(10 * time.Second)
+		p.Add(1)
+	}
+	p.Done()
+	want := "latency: started\nlatency: 3\nlatency: 6\nlatency: 9\nlatency: done, 10 in 100.0s\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	// A known total that crawls still prints every 30 s within a 10% step.
+	b.Reset()
+	p.Start("size", 1000)
+	clk.t = clk.t.Add(31 * time.Second)
+	p.Add(1)
+	p.Start("next", 5) // starting a phase ends the previous one
+	want = "size: 0/1000\nsize: 1/1000 (0%)\nsize: done, 1 in 31.0s\nnext: 0/5\n"
+	if b.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", b.String(), want)
+	}
+}
+
+func TestNDJSONProgress(t *testing.T) {
+	var b bytes.Buffer
+	clk := &stepClock{t: time.Unix(0, 0)}
+	p := newLineProgress(&b, true, clk.now)
+	p.Start("evaluate", 100)
+	for i := 0; i < 4; i++ {
+		clk.t = clk.t.Add(3 * time.Second)
+		p.Add(25)
+	}
+	p.Log("hello")
+	p.Done()
+	var events []progressEvent
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		var e progressEvent
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		events = append(events, e)
+	}
+	kinds := []string{}
+	for _, e := range events {
+		kinds = append(kinds, e.Event)
+	}
+	if got := strings.Join(kinds, ","); got != "start,progress,progress,progress,log,done" {
+		t.Fatalf("events %s:\n%s", got, b.String())
+	}
+	if *events[0].Total != 100 || *events[1].Done != 25 || *events[3].Done != 75 || events[4].Message != "hello" || *events[5].Done != 100 || *events[5].ElapsedS != 12 {
+		t.Errorf("events:\n%s", b.String())
+	}
+}
+
+func TestBarProgressOnTerminal(t *testing.T) {
+	var b bytes.Buffer
+	p := newBarProgress(&b)
+	p.Start("evaluate", 50)
+	for i := 0; i < 5; i++ {
+		p.Add(10)
+	}
+	p.Log("a warning")
+	p.Done()
+	p.Start("spin", 0) // unknown total: a spinner
+	p.Add(3)
+	p.Done()
+	out := b.String()
+	for _, want := range []string{"evaluate", "100%", "(50/50", "a warning\n", "spin"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bar output lacks %q: %q", want, out)
+		}
+	}
+	if !strings.Contains(out, "\r") {
+		t.Errorf("a bar redraws its line with \\r: %q", out)
+	}
+	if !strings.HasSuffix(out, "\n") {
+		t.Errorf("a finished bar ends its line: %q", out)
+	}
+}
+
+func TestNewProgressChoosesByStreams(t *testing.T) {
+	var b bytes.Buffer
+	cases := []struct {
+		ios  IOStreams
+		want string
+	}{
+		{IOStreams{ErrOut: &b, Quiet: true, StderrTTY: true}, "progress.Nop"},
+		{IOStreams{ErrOut: &b, JSON: true, StderrTTY: true}, "*cmd.lineProgress json"},
+		{IOStreams{ErrOut: &b, StderrTTY: true}, "*cmd.barProgress"},
+		{IOStreams{ErrOut: &b}, "*cmd.lineProgress plain"},
+	}
+	for _, c := range cases {
+		r := newProgress(&c.ios)
+		got := ""
+		switch v := r.(type) {
+		case progress.Nop:
+			got = "progress.Nop"
+		case *barProgress:
+			got = "*cmd.barProgress"
+		case *lineProgress:
+			got = "*cmd.lineProgress plain"
+			if v.json {
+				got = "*cmd.lineProgress json"
+			}
+		}
+		if got != c.want {
+			t.Errorf("%+v: %s, want %s", c.ios, got, c.want)
+		}
+	}
+	// Quiet prints nothing at all.
+	b.Reset()
+	q := newProgress(&IOStreams{ErrOut: &b, Quiet: true})
+	q.Start("x", 10)
+	q.Add(10)
+	q.Log("y")
+	q.Done()
+	if b.Len() != 0 {
+		t.Errorf("-q printed %q", b.String())
+	}
+}

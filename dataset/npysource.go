@@ -1,0 +1,316 @@
+package dataset
+
+import (
+	"archive/zip"
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/shrinkml/shrink/onnxio"
+)
+
+// npyArray streams the rows of one .npy array: from a file (or a stored
+// .npz member) by offset, or from a compressed .npz member sequentially.
+type npyArray struct {
+	input    string // model input name
+	where    string // file (and member) for messages
+	hdr      *NpyHeader
+	rows     int   // first dimension (1 for a scalar)
+	rowBytes int64 // bytes per row
+	rowShape []int64
+
+	ra   io.ReaderAt // random access: data at base
+	base int64
+
+	open func() (io.ReadCloser, error) // sequential access
+	rc   io.ReadCloser
+	br   *bufio.Reader
+	seq  int // rows consumed from rc
+}
+
+func newNpyArray(where, input string, h *NpyHeader) (*npyArray, error) {
+	a := &npyArray{input: input, where: where, hdr: h, rows: 1}
+	if len(h.Shape) > 0 {
+		a.rows = int(h.Shape[0])
+		a.rowShape = h.Shape[1:]
+	}
+	per, _ := onnxio.NumElements(a.rowShape)
+	a.rowBytes = per * int64(h.DType.Size())
+	return a, nil
+}
+
+// dataBytes is the size of the array's data.
+func (a *npyArray) dataBytes() int64 { return int64(a.rows) * a.rowBytes }
+
+// checkSize compares the bytes available after the header with the data
+// the header declares.
+func (a *npyArray) checkSize(have int64) error {
+	want := a.dataBytes()
+	if have < want {
+		return fmt.Errorf("%s: truncated: the header declares %s %s (%d data bytes) but only %d follow it", a.where, a.hdr.Descr, intsString(a.hdr.Shape), want, have)
+	}
+	if have > want {
+		return fmt.Errorf("%s: %d bytes follow the data the header declares (%s %s)", a.where, have-want, a.hdr.Descr, intsString(a.hdr.Shape))
+	}
+	return nil
+}
+
+func (a *npyArray) read(pos, n int) (*onnxio.Tensor, error) {
+	buf := make([]byte, int64(n)*a.rowBytes)
+	if a.ra != nil {
+		if _, err := a.ra.ReadAt(buf, a.base+int64(pos)*a.rowBytes); err != nil {
+			return nil, fmt.Errorf("%s: reading rows %d..%d: %v", a.where, pos, pos+n-1, err)
+		}
+	} else {
+		if a.rc == nil || pos != a.seq {
+			if err := a.rewind(); err != nil {
+				return nil, err
+			}
+			if pos > 0 {
+				if _, err := io.CopyN(io.Discard, a.br, int64(pos)*a.rowBytes); err != nil {
+					return nil, fmt.Errorf("%s: skipping to row %d: %v", a.where, pos, err)
+				}
+			}
+			a.seq = pos
+		}
+		if _, err := io.ReadFull(a.br, buf); err != nil {
+			return nil, fmt.Errorf("%s: reading rows %d..%d: %v", a.where, pos, pos+n-1, err)
+		}
+		a.seq += n
+	}
+	data, err := decodeRaw(a.hdr.DType, buf, a.hdr.BigEndian)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", a.where, err)
+	}
+	shape := append([]int64{int64(n)}, a.rowShape...)
+	return &onnxio.Tensor{Name: a.input, DType: a.hdr.DType, Shape: shape, Data: data}, nil
+}
+
+// rewind reopens a sequential member and skips its header.
+func (a *npyArray) rewind() error {
+	if a.rc != nil {
+		a.rc.Close()
+		a.rc = nil
+	}
+	rc, err := a.open()
+	if err != nil {
+		return fmt.Errorf("%s: %v", a.where, err)
+	}
+	br := bufio.NewReaderSize(rc, 1<<16)
+	if _, err := io.CopyN(io.Discard, br, a.hdr.DataOffset); err != nil {
+		rc.Close()
+		return fmt.Errorf("%s: %v", a.where, err)
+	}
+	a.rc, a.br, a.seq = rc, br, 0
+	return nil
+}
+
+func (a *npyArray) close() error {
+	if a.rc != nil {
+		err := a.rc.Close()
+		a.rc = nil
+		return err
+	}
+	return nil
+}
+
+// npyReader reads the arrays of all inputs.
+type npyReader struct {
+	arrays []*npyArray
+	file   *os.File
+}
+
+func (r *npyReader) read(ctx context.Context, pos, n int) (map[string]*onnxio.Tensor, error) {
+	out := make(map[string]*onnxio.Tensor, len(r.arrays))
+	for _, a := range r.arrays {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t, err := a.read(pos, n)
+		if err != nil {
+			return nil, err
+		}
+		out[a.input] = t
+	}
+	return out, nil
+}
+
+func (r *npyReader) reset() error {
+	for _, a := range r.arrays {
+		if err := a.close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *npyReader) close() error {
+	err := r.reset()
+	if cerr := r.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// arrayShape is the shape the checks see: a scalar .npy is one sample.
+func checkArray(a *npyArray, in onnxio.ValueInfo, plan batchPlan) error {
+	if err := checkInput(a.where, in, a.hdr.DType, a.hdr.Shape, plan); err != nil {
+		return err
+	}
+	if plan.scalar {
+		return nil
+	}
+	if len(a.hdr.Shape) == 0 {
+		return fmt.Errorf("%s: input %q: expected %s %s, found a %s scalar", a.where, in.Name, in.DType, shapeString(in.Shape), a.hdr.DType)
+	}
+	return nil
+}
+
+func newRowSource(path string, r *npyReader, inputs []onnxio.ValueInfo, plan batchPlan, opts Options) (Source, error) {
+	rows := r.arrays[0].rows
+	for _, a := range r.arrays[1:] {
+		if a.rows != rows {
+			return nil, fmt.Errorf("%s: input %q has %d samples, input %q has %d", path, r.arrays[0].input, rows, a.input, a.rows)
+		}
+	}
+	if plan.scalar {
+		rows = 1
+	}
+	n, err := plan.checkCount(path, rows, opts)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := attachLabels(path, rows, n, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &rowSource{path: path, total: n, plan: plan, r: r, labels: labels}, nil
+}
+
+func openNpy(path string, inputs []onnxio.ValueInfo, opts Options) (Source, error) {
+	if err := needOneInput(path, ".npy file", inputs); err != nil {
+		return nil, err
+	}
+	plan, err := planBatches(path, inputs, opts)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	src, err := func() (Source, error) {
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		h, err := ReadNpyHeader(bufio.NewReader(io.NewSectionReader(f, 0, min(st.Size(), maxNpyHeader+16))))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		a, _ := newNpyArray(path, inputs[0].Name, h)
+		if err := checkArray(a, inputs[0], plan); err != nil {
+			return nil, err
+		}
+		if err := a.checkSize(st.Size() - h.DataOffset); err != nil {
+			return nil, err
+		}
+		a.ra, a.base = f, h.DataOffset
+		return newRowSource(path, &npyReader{arrays: []*npyArray{a}, file: f}, inputs, plan, opts)
+	}()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return src, nil
+}
+
+func openNpz(path string, inputs []onnxio.ValueInfo, opts Options) (Source, error) {
+	plan, err := planBatches(path, inputs, opts)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	src, err := func() (Source, error) {
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		z, err := zip.NewReader(f, st.Size())
+		if err != nil {
+			return nil, fmt.Errorf("%s: not a .npz (zip) file: %v", path, err)
+		}
+		members := map[string]*zip.File{}
+		var keys []string
+		for _, m := range z.File {
+			key := strings.TrimSuffix(m.Name, ".npy")
+			members[key] = m
+			keys = append(keys, key)
+		}
+		r := &npyReader{file: f}
+		for _, in := range inputs {
+			m, ok := members[in.Name]
+			if !ok {
+				return nil, fmt.Errorf("%s: no member %q for input %q (members: %s)", path, in.Name+".npy", in.Name, strings.Join(keys, ", "))
+			}
+			a, err := npzArray(path, f, m, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkArray(a, in, plan); err != nil {
+				return nil, err
+			}
+			r.arrays = append(r.arrays, a)
+		}
+		return newRowSource(path, r, inputs, plan, opts)
+	}()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return src, nil
+}
+
+// npzArray reads the header of one .npz member; stored members are then
+// read by offset, compressed ones sequentially.
+func npzArray(path string, f *os.File, m *zip.File, input string) (*npyArray, error) {
+	where := path + ":" + m.Name
+	rc, err := m.Open()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", where, err)
+	}
+	h, err := ReadNpyHeader(bufio.NewReader(rc))
+	rc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", where, err)
+	}
+	a, _ := newNpyArray(where, input, h)
+	if err := a.checkSize(int64(m.UncompressedSize64) - h.DataOffset); err != nil {
+		return nil, err
+	}
+	if m.Method == zip.Store {
+		off, err := m.DataOffset()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", where, err)
+		}
+		if int64(m.CompressedSize64) != int64(m.UncompressedSize64) {
+			return nil, fmt.Errorf("%s: stored member with different sizes", where)
+		}
+		a.ra, a.base = f, off+h.DataOffset
+		return a, nil
+	}
+	a.open = func() (io.ReadCloser, error) {
+		rc, err := m.Open()
+		if err != nil {
+			return nil, err
+		}
+		return rc, nil
+	}
+	return a, nil
+}

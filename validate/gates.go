@@ -1,0 +1,178 @@
+package validate
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// GateKind names a gate; the names are the CLI flags that set them.
+type GateKind string
+
+// The gates.
+const (
+	// MaxAccuracyDrop: the baseline's accuracy minus the candidate's, in
+	// percentage points, must be at most the limit (top-1/top-5 metrics).
+	MaxAccuracyDrop GateKind = "max-accuracy-drop"
+	// MinAgreement: the fraction of samples on which the candidate's top-1
+	// class is the baseline's must be at least the limit.
+	MinAgreement GateKind = "min-agreement"
+	// MinSpeedup: the median of paired time ratios baseline / candidate
+	// must be at least the limit.
+	MinSpeedup GateKind = "min-speedup"
+	// MaxSizeRatio: the candidate's bytes on disk (file and external data)
+	// over the baseline's must be at most the limit.
+	MaxSizeRatio GateKind = "max-size-ratio"
+)
+
+// Gate is one limit a candidate must meet.
+type Gate struct {
+	Kind  GateKind
+	Limit float64
+}
+
+// Unit is how the gate's figure is expressed.
+func (k GateKind) Unit() string {
+	switch k {
+	case MaxAccuracyDrop:
+		return "points"
+	case MinAgreement:
+		return "fraction"
+	case MinSpeedup, MaxSizeRatio:
+		return "×"
+	}
+	return ""
+}
+
+// AtMost reports whether the figure must stay at or below the limit.
+func (k GateKind) AtMost() bool { return k == MaxAccuracyDrop || k == MaxSizeRatio }
+
+// GateResult is the outcome of one gate for one candidate.
+type GateResult struct {
+	Gate      GateKind
+	Candidate string // the candidate's name
+	Index     int    // the candidate's index in Evaluation.Candidates
+	// Figure is the candidate's measured value; NaN when it could not be
+	// measured (then the gate fails, and Reason says why).
+	Figure float64
+	Limit  float64
+	Passed bool
+	Reason string
+}
+
+// String is one line: the candidate, the gate, the figure and the limit,
+// e.g. "int8.onnx: max-accuracy-drop: 1.62 points > limit 1 points".
+func (r GateResult) String() string {
+	if math.IsNaN(r.Figure) {
+		return fmt.Sprintf("%s: %s: not measured (%s), limit %s", r.Candidate, r.Gate, r.Reason, r.Gate.format(r.Limit))
+	}
+	op := "<="
+	if !r.Gate.AtMost() {
+		op = ">="
+	}
+	if !r.Passed {
+		op = map[string]string{"<=": ">", ">=": "<"}[op]
+	}
+	return fmt.Sprintf("%s: %s: %s %s limit %s", r.Candidate, r.Gate, r.Gate.format(r.Figure), op, r.Gate.format(r.Limit))
+}
+
+// format writes v with the gate's unit: "1.5 points", "0.97", "1.2×".
+func (k GateKind) format(v float64) string {
+	switch k.Unit() {
+	case "points":
+		return fmtFig(v) + " points"
+	case "×":
+		return fmtFig(v) + "×"
+	}
+	return fmtFig(v)
+}
+
+func fmtFig(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+// ValidateGates checks that limits are usable numbers and that a gate can
+// be evaluated with the chosen metric.
+func ValidateGates(gates []Gate, metric Metric) error {
+	for _, g := range gates {
+		if math.IsNaN(g.Limit) || math.IsInf(g.Limit, 0) {
+			return fmt.Errorf("--%s: limit must be a finite number", g.Kind)
+		}
+		switch g.Kind {
+		case MaxAccuracyDrop:
+			if metric != "" && !metric.IsClassification() {
+				return fmt.Errorf("--%s needs a top1 or top5 metric (got %s)", g.Kind, metric)
+			}
+		case MinAgreement:
+			if g.Limit < 0 || g.Limit > 1 {
+				return fmt.Errorf("--%s: %g is not a fraction in [0, 1]", g.Kind, g.Limit)
+			}
+		case MinSpeedup, MaxSizeRatio:
+			if g.Limit <= 0 {
+				return fmt.Errorf("--%s: %g must be > 0", g.Kind, g.Limit)
+			}
+		default:
+			return fmt.Errorf("unknown gate %q", g.Kind)
+		}
+	}
+	return nil
+}
+
+// CheckGates evaluates every gate for every candidate of ev, in the order
+// candidates × gates.
+func CheckGates(ev *Evaluation, gates []Gate) []GateResult {
+	var out []GateResult
+	for ci, c := range ev.Candidates {
+		name := ev.Models[ci+1].Name
+		for _, g := range gates {
+			r := GateResult{Gate: g.Kind, Candidate: name, Index: ci, Limit: g.Limit, Figure: math.NaN()}
+			switch g.Kind {
+			case MaxAccuracyDrop:
+				r.Figure = c.AccuracyDrop
+				if math.IsNaN(r.Figure) {
+					r.Reason = "no labels, or not a top-k metric"
+				}
+			case MinAgreement:
+				r.Figure = c.Fidelity.Agreement
+				if math.IsNaN(r.Figure) {
+					r.Reason = "the output has one value per sample"
+				}
+			case MinSpeedup:
+				r.Figure = c.Speedup
+				if math.IsNaN(r.Figure) {
+					r.Reason = "latency not measured (--runs 0)"
+				}
+			case MaxSizeRatio:
+				r.Figure = c.SizeRatio
+				if math.IsNaN(r.Figure) {
+					r.Reason = "size not measured (no model file)"
+				}
+			}
+			r.Passed = passes(g.Kind, r.Figure, g.Limit)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// passes compares with a tolerance of a few ulps so that a figure computed
+// to equal the limit (a drop of exactly 1 point, say) passes.
+func passes(k GateKind, fig, limit float64) bool {
+	if math.IsNaN(fig) {
+		return false
+	}
+	tol := 1e-12 * math.Max(1, math.Abs(limit))
+	if k.AtMost() {
+		return fig <= limit+tol
+	}
+	return fig >= limit-tol
+}
+
+// Failed returns the results that did not pass.
+func Failed(rs []GateResult) []GateResult {
+	var out []GateResult
+	for _, r := range rs {
+		if !r.Passed {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,297 @@
+package validate
+
+import (
+	"fmt"
+	"math"
+)
+
+// Metric names the figure a model is judged by.
+type Metric string
+
+// The metrics. Top-1 and top-5 need a classifier output (several scores per
+// sample) and integer class labels; MSE and MAE compare the output with the
+// labels (a one-value output with the label's value, a wider output with the
+// label's one-hot vector).
+const (
+	Top1 Metric = "top1"
+	Top5 Metric = "top5"
+	MSE  Metric = "mse"
+	MAE  Metric = "mae"
+)
+
+// ParseMetric checks a metric name.
+func ParseMetric(s string) (Metric, error) {
+	switch m := Metric(s); m {
+	case Top1, Top5, MSE, MAE:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown metric %q (want top1, top5, mse or mae)", s)
+}
+
+// IsClassification reports whether m is a top-k accuracy.
+func (m Metric) IsClassification() bool { return m == Top1 || m == Top5 }
+
+// HigherIsBetter reports whether a larger value of m is better.
+func (m Metric) HigherIsBetter() bool { return m.IsClassification() }
+
+// Classification accumulates top-1 and top-5 accuracy over batches. Its
+// memory does not depend on the number of samples.
+type Classification struct {
+	Samples int64
+	Top1    int64 // samples whose highest score is the label's (first maximum wins ties)
+	Top5    int64 // samples with fewer than 5 scores strictly above the label's
+}
+
+// Add scores one batch: scores holds n rows of k = len(scores)/n values,
+// labels holds n class indices in [0, k).
+func (c *Classification) Add(scores []float32, n int, labels []int64) error {
+	k, err := rowWidth(len(scores), n)
+	if err != nil {
+		return err
+	}
+	if len(labels) != n {
+		return fmt.Errorf("%d labels for a batch of %d samples", len(labels), n)
+	}
+	for i := 0; i < n; i++ {
+		row := scores[i*k : (i+1)*k]
+		l := labels[i]
+		if l < 0 || l >= int64(k) {
+			return fmt.Errorf("label %d at sample %d is outside the output's %d classes", l, c.Samples+int64(i), k)
+		}
+		if argmax(row) == int(l) {
+			c.Top1++
+		}
+		above := 0
+		for _, v := range row {
+			if v > row[l] {
+				above++
+			}
+		}
+		if above < 5 {
+			c.Top5++
+		}
+	}
+	c.Samples += int64(n)
+	return nil
+}
+
+// Regression accumulates the mean squared and mean absolute error of an
+// output against integer labels (see Metric).
+type Regression struct {
+	Values int64 // compared values (samples × values per sample)
+	SumSq  float64
+	SumAbs float64
+}
+
+// AddLabels compares n rows of out with labels: a one-value row with the
+// label, a wider row with the label's one-hot vector.
+func (r *Regression) AddLabels(out []float32, n int, labels []int64) error {
+	k, err := rowWidth(len(out), n)
+	if err != nil {
+		return err
+	}
+	if len(labels) != n {
+		return fmt.Errorf("%d labels for a batch of %d samples", len(labels), n)
+	}
+	for i := 0; i < n; i++ {
+		row := out[i*k : (i+1)*k]
+		if k == 1 {
+			r.add(float64(row[0]) - float64(labels[i]))
+			continue
+		}
+		l := labels[i]
+		if l < 0 || l >= int64(k) {
+			return fmt.Errorf("label %d at sample %d is outside the output's %d values", l, i, k)
+		}
+		for j, v := range row {
+			t := 0.0
+			if int64(j) == l {
+				t = 1
+			}
+			r.add(float64(v) - t)
+		}
+	}
+	return nil
+}
+
+func (r *Regression) add(d float64) {
+	r.Values++
+	r.SumSq += d * d
+	r.SumAbs += math.Abs(d)
+}
+
+// MSE is the mean squared error (NaN before any value).
+func (r *Regression) MSE() float64 { return r.SumSq / float64(r.Values) }
+
+// MAE is the mean absolute error (NaN before any value).
+func (r *Regression) MAE() float64 { return r.SumAbs / float64(r.Values) }
+
+// Fidelity accumulates how closely a candidate's outputs follow a
+// baseline's on the same inputs. All sums are float64; memory does not
+// depend on the number of samples.
+type Fidelity struct {
+	Samples int64
+	Width   int // values per sample (the first batch's)
+	Agree   int64
+	CosSum  float64
+	MaxAbs  float64
+	RefSq   float64 // Σ ref²
+	ErrSq   float64 // Σ (ref − cand)²
+	ErrAbs  float64 // Σ |ref − cand|
+	KLSum   float64
+	Values  int64
+}
+
+// Add compares n rows of ref and cand (equal lengths, the same row width
+// in every batch).
+func (f *Fidelity) Add(ref, cand []float32, n int) error {
+	if len(ref) != len(cand) {
+		return fmt.Errorf("the candidate's output has %d values for %d samples, the baseline's %d", len(cand), n, len(ref))
+	}
+	k, err := rowWidth(len(ref), n)
+	if err != nil {
+		return err
+	}
+	if f.Samples == 0 {
+		f.Width = k
+	} else if k != f.Width {
+		return fmt.Errorf("output has %d values per sample in this batch, %d before", k, f.Width)
+	}
+	for i := 0; i < n; i++ {
+		r := ref[i*k : (i+1)*k]
+		c := cand[i*k : (i+1)*k]
+		if argmax(r) == argmax(c) {
+			f.Agree++
+		}
+		var dot, nr, nc float64
+		for j := range r {
+			a, b := float64(r[j]), float64(c[j])
+			d := a - b
+			dot += a * b
+			nr += a * a
+			nc += b * b
+			f.ErrSq += d * d
+			f.ErrAbs += math.Abs(d)
+			if ad := math.Abs(d); ad > f.MaxAbs || math.IsNaN(ad) {
+				f.MaxAbs = ad
+			}
+		}
+		f.RefSq += nr
+		f.CosSum += cosine(dot, nr, nc)
+		f.KLSum += klSoftmax(r, c)
+	}
+	f.Samples += int64(n)
+	f.Values += int64(n * k)
+	return nil
+}
+
+// cosine of two vectors from their dot product and squared norms: two zero
+// vectors are identical (1), one zero vector is orthogonal to anything (0).
+func cosine(dot, n1, n2 float64) float64 {
+	switch {
+	case n1 == 0 && n2 == 0:
+		return 1
+	case n1 == 0 || n2 == 0:
+		return 0
+	}
+	return dot / (math.Sqrt(n1) * math.Sqrt(n2))
+}
+
+// klSoftmax is KL(softmax(p) ‖ softmax(q)) = Σ P (log P − log Q), computed
+// with log-softmax in float64.
+func klSoftmax(p, q []float32) float64 {
+	lp, lq := logSumExp(p), logSumExp(q)
+	kl := 0.0
+	for j := range p {
+		a := float64(p[j]) - lp
+		b := float64(q[j]) - lq
+		kl += math.Exp(a) * (a - b)
+	}
+	if kl < 0 { // rounding when the two are (nearly) identical
+		kl = 0
+	}
+	return kl
+}
+
+func logSumExp(x []float32) float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = math.Max(m, float64(v))
+	}
+	if math.IsInf(m, 0) {
+		return m
+	}
+	s := 0.0
+	for _, v := range x {
+		s += math.Exp(float64(v) - m)
+	}
+	return m + math.Log(s)
+}
+
+// FidelityResult is the summary of a Fidelity.
+type FidelityResult struct {
+	Samples int64
+	// Agreement is the fraction of samples whose top-1 class is the same;
+	// NaN for outputs of one value per sample (no classes).
+	Agreement float64
+	// Cosine is the mean per-sample cosine similarity.
+	Cosine float64
+	// MaxAbsDiff is the largest absolute difference of any value.
+	MaxAbsDiff float64
+	// SQNR is 10·log10(Σref² / Σ(ref−cand)²) in dB (see the SQNR function):
+	// +Inf when the outputs are identical.
+	SQNR float64
+	// KL is the mean KL divergence of the softmaxed outputs (baseline ‖
+	// candidate); NaN for one-value outputs.
+	KL float64
+	// MSE and MAE of the candidate's values against the baseline's.
+	MSE, MAE float64
+}
+
+// SQNR returns 10·log10(signal / noise) in dB: +Inf when noise is zero (the
+// outputs are identical), -Inf when the signal is zero but the noise not.
+func SQNR(signal, noise float64) float64 {
+	if noise == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(signal/noise)
+}
+
+// Result summarizes the samples seen so far.
+func (f *Fidelity) Result() FidelityResult {
+	r := FidelityResult{
+		Samples:    f.Samples,
+		Agreement:  float64(f.Agree) / float64(f.Samples),
+		Cosine:     f.CosSum / float64(f.Samples),
+		MaxAbsDiff: f.MaxAbs,
+		SQNR:       SQNR(f.RefSq, f.ErrSq),
+		KL:         f.KLSum / float64(f.Samples),
+		MSE:        f.ErrSq / float64(f.Values),
+		MAE:        f.ErrAbs / float64(f.Values),
+	}
+	if f.Width <= 1 {
+		r.Agreement, r.KL = math.NaN(), math.NaN()
+	}
+	return r
+}
+
+// argmax returns the index of the first largest value (NaN never wins).
+func argmax(x []float32) int {
+	best := 0
+	for i := 1; i < len(x); i++ {
+		if x[i] > x[best] || (x[best] != x[best] && x[i] == x[i]) {
+			best = i
+		}
+	}
+	return best
+}
+
+func rowWidth(total, n int) (int, error) {
+	if n <= 0 {
+		return 0, fmt.Errorf("batch of %d samples", n)
+	}
+	if total == 0 || total%n != 0 {
+		return 0, fmt.Errorf("output has %d values, not a whole number per sample for a batch of %d", total, n)
+	}
+	return total / n, nil
+}

@@ -1,0 +1,115 @@
+package validate
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/shrinkml/shrink/internal/progress"
+	"github.com/shrinkml/shrink/onnxio"
+)
+
+// Size describes what a model costs to store and ship.
+type Size struct {
+	// FileBytes is the .onnx file; ExternalBytes its external data files
+	// (as stored on disk); TotalBytes their sum.
+	FileBytes     int64
+	ExternalBytes int64
+	TotalBytes    int64
+	// GzipBytes is the size of the file and its external data compressed
+	// with gzip at the default level: zeros left by unstructured pruning
+	// do not shrink a file, but they do compress.
+	GzipBytes int64
+	// Parameters counts every weight (initializers and Constant nodes);
+	// NonZero those that are not zero.
+	Parameters int64
+	NonZero    int64
+	ByDType    []onnxio.DTypeStats
+}
+
+// MeasureSize measures the model file at path (m is the same model, loaded).
+func MeasureSize(ctx context.Context, path string, m *onnxio.Model, rep progress.Reporter) (*Size, error) {
+	rep = progress.Or(rep)
+	files := []string{path}
+	dir := filepath.Dir(path)
+	for _, loc := range m.ExternalFiles {
+		p, err := onnxio.ConfinedPath(dir, loc)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, p)
+	}
+	s := &Size{}
+	for i, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			s.FileBytes = st.Size()
+		} else {
+			s.ExternalBytes += st.Size()
+		}
+	}
+	s.TotalBytes = s.FileBytes + s.ExternalBytes
+	ps, _, err := m.ParamStats()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s.Parameters, s.NonZero, s.ByDType = ps.Count, ps.Count-ps.Zero, ps.ByDType
+
+	rep.Start("size "+filepath.Base(path), s.TotalBytes)
+	defer rep.Done()
+	var cw countWriter
+	zw, err := gzip.NewWriterLevel(&cw, gzip.DefaultCompression)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 1<<20)
+	for _, f := range files {
+		if err := copyFile(ctx, zw, f, buf, rep); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	s.GzipBytes = cw.n
+	return s, nil
+}
+
+func copyFile(ctx context.Context, w io.Writer, path string, buf []byte, rep progress.Reporter) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := f.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			rep.Add(int64(n))
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}
