@@ -371,7 +371,7 @@ func (nw *NpyWriter) Write(t *onnxio.Tensor) error {
 	if nw.rows+rows > nw.rowsWanted() {
 		return fmt.Errorf("writing %d rows past the %d of the .npy header", nw.rows+rows-nw.rowsWanted(), nw.rowsWanted())
 	}
-	b, err := rawBytes(t)
+	b, err := t.RawBytes()
 	if err != nil {
 		return err
 	}

@@ -502,6 +502,11 @@ func typedLen(tp *onnxpb.TensorProto, dt DType) int {
 	return len(tp.Int32Data)
 }
 
+// DecodeRaw turns little-endian raw bytes (raw_data layout) into the typed
+// slice a Tensor holds for dt. len(raw) must be a multiple of dt.Size();
+// types without a Go slice type come back as a copy of the bytes.
+func DecodeRaw(dt DType, raw []byte) any { return decodeRaw(dt, raw) }
+
 func decodeRaw(dt DType, raw []byte) any {
 	le := binary.LittleEndian
 	switch dt {
