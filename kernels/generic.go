@@ -1,0 +1,21 @@
+package kernels
+
+// genericImpl is the portable implementation: the reference every other one
+// is tested against, and the fallback.
+var genericImpl = &impl{
+	name: "generic",
+
+	quantizeU8:   quantizeU8Generic,
+	quantizeI8:   quantizeI8Generic,
+	dequantizeU8: dequantizeU8Generic,
+	dequantizeI8: dequantizeI8Generic,
+	minMax:       minMaxGeneric,
+	absMax:       absMaxGeneric,
+	histogram:    histogramGeneric,
+
+	dot:  dotGeneric,
+	axpy: axpyGeneric,
+	sum:  sumGeneric,
+
+	gemm: gemmKernel{mr: 2, nr: 4, kc: 256, nb: 512, mc: 2048, kern: sgemmKernelGeneric},
+}
