@@ -1,0 +1,492 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/shrinkml/shrink/onnxio"
+)
+
+// batchNormOp is BatchNormalization over dimension 1. With batch
+// statistics (Training mode, or a node with training_mode=1) it normalizes
+// with the batch's mean and population variance and, in Training mode,
+// moves the running statistics toward them: running = running*momentum +
+// batch*(1-momentum), as the ONNX spec defines it. Otherwise it uses the
+// running statistics.
+type batchNormOp struct {
+	eps, momentum float32
+	nodeTraining  bool // training_mode=1 on the node
+	updateState   bool // mean and var are weights: Training mode updates them
+	nOut          int
+	// from the last forward pass
+	batch        bool
+	mean, invstd []float32
+}
+
+func buildBatchNorm(b *buildCtx) (built, error) {
+	if err := b.needInputs(5, 5); err != nil {
+		return built{}, err
+	}
+	if err := b.needFloat(0, 1, 2, 3, 4); err != nil {
+		return built{}, err
+	}
+	if b.opset < 9 && b.attrInt("spatial", 1) == 0 {
+		return built{}, b.unsupported("spatial=0")
+	}
+	o := &batchNormOp{eps: b.attrFloat("epsilon", 1e-5), momentum: b.attrFloat("momentum", 0.9),
+		nodeTraining: b.opset >= 14 && b.attrInt("training_mode", 0) != 0,
+		updateState:  b.consts[3] != nil && b.consts[4] != nil, nOut: b.nOut}
+	res := built{op: o, out: outs(onnxio.Float32, b.nOut), grad: gradSpec{diffIn: 7, saveIn: 3, constOut: ^uint64(1)}}
+	if o.updateState {
+		res.stateInputs = []int{3, 4}
+	}
+	return res, nil
+}
+
+func init() {
+	register("BatchNormalization", builder(buildBatchNorm), "LayerNormalization", builder(buildLayerNorm),
+		"InstanceNormalization", builder(buildInstanceNorm))
+}
+
+func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
+	x, scale, bias, rmean, rvar := in[0], in[1], in[2], in[3], in[4]
+	if len(x.shape) < 2 {
+		return nil, fmt.Errorf("BatchNormalization input of rank %d", len(x.shape))
+	}
+	C := x.shape[1]
+	for _, p := range []*tensor{scale, bias, rmean, rvar} {
+		if p.size() != C {
+			return nil, fmt.Errorf("BatchNormalization parameter of shape %v for %d channels", p.shape, C)
+		}
+	}
+	N := x.shape[0]
+	S := prod(x.shape[2:])
+	m := N * S
+	o.batch = c.train || o.nodeTraining
+	if cap(o.mean) < C {
+		o.mean, o.invstd = make([]float32, C), make([]float32, C)
+	}
+	o.mean, o.invstd = o.mean[:C], o.invstd[:C]
+	bvar := make([]float32, C)
+	if o.batch {
+		if m == 0 {
+			return nil, fmt.Errorf("BatchNormalization with batch statistics of an empty batch")
+		}
+		parallelFor(c.threads, C, 1, func(lo, hi int) {
+			for ch := lo; ch < hi; ch++ {
+				var s float64
+				for n := 0; n < N; n++ {
+					for _, v := range x.f[(n*C+ch)*S : (n*C+ch+1)*S] {
+						s += float64(v)
+					}
+				}
+				mu := s / float64(m)
+				var q float64
+				for n := 0; n < N; n++ {
+					for _, v := range x.f[(n*C+ch)*S : (n*C+ch+1)*S] {
+						d := float64(v) - mu
+						q += d * d
+					}
+				}
+				v := q / float64(m)
+				o.mean[ch] = float32(mu)
+				bvar[ch] = float32(v)
+				o.invstd[ch] = float32(1 / math.Sqrt(v+float64(o.eps)))
+			}
+		})
+	} else {
+		for ch := 0; ch < C; ch++ {
+			o.mean[ch] = rmean.f[ch]
+			bvar[ch] = rvar.f[ch]
+			o.invstd[ch] = float32(1 / math.Sqrt(float64(rvar.f[ch])+float64(o.eps)))
+		}
+	}
+	y := c.pool.newFloat(cloneShape(x.shape))
+	parallelFor(c.threads, N*C, max(1, elemGrain/max(S, 1)), func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			ch := nc % C
+			a := scale.f[ch] * o.invstd[ch]
+			bb := bias.f[ch] - o.mean[ch]*a
+			ys, xs := y.f[nc*S:(nc+1)*S], x.f[nc*S:(nc+1)*S]
+			for i, v := range xs {
+				ys[i] = v*a + bb
+			}
+		}
+	})
+	res := []*tensor{y}
+	// Optional outputs: running mean and variance (updated when batch
+	// statistics were used), then (opset < 14) the batch mean and variance.
+	newMean := make([]float32, C)
+	newVar := make([]float32, C)
+	for ch := 0; ch < C; ch++ {
+		newMean[ch], newVar[ch] = rmean.f[ch], rvar.f[ch]
+		if o.batch {
+			newMean[ch] = rmean.f[ch]*o.momentum + o.mean[ch]*(1-o.momentum)
+			newVar[ch] = rvar.f[ch]*o.momentum + bvar[ch]*(1-o.momentum)
+		}
+	}
+	for k := 1; k < o.nOut; k++ {
+		t := c.pool.newFloat([]int{C})
+		switch k {
+		case 1:
+			copy(t.f, newMean)
+		case 2:
+			copy(t.f, newVar)
+		case 3:
+			copy(t.f, o.mean)
+		case 4:
+			copy(t.f, bvar)
+		}
+		res = append(res, t)
+	}
+	if c.train && o.updateState {
+		copy(rmean.f, newMean)
+		copy(rvar.f, newVar)
+	}
+	return res, nil
+}
+
+func (o *batchNormOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*tensor, error) {
+	x, scale, g := in[0], in[1], gout[0]
+	C := x.shape[1]
+	N := x.shape[0]
+	S := prod(x.shape[2:])
+	m := float32(N * S)
+	dscale := make([]float32, C)
+	dbias := make([]float32, C)
+	// Per channel: sums of g and g*xhat.
+	parallelFor(c.threads, C, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mu, inv := o.mean[ch], o.invstd[ch]
+			var sg, sgx float64
+			for n := 0; n < N; n++ {
+				gs := g.f[(n*C+ch)*S : (n*C+ch+1)*S]
+				xs := x.f[(n*C+ch)*S : (n*C+ch+1)*S]
+				for i, gv := range gs {
+					sg += float64(gv)
+					sgx += float64(gv) * float64((xs[i]-mu)*inv)
+				}
+			}
+			dbias[ch], dscale[ch] = float32(sg), float32(sgx)
+		}
+	})
+	res := make([]*tensor, len(in))
+	if want[0] {
+		dx := c.pool.newFloat(cloneShape(x.shape))
+		parallelFor(c.threads, N*C, max(1, elemGrain/max(S, 1)), func(lo, hi int) {
+			for nc := lo; nc < hi; nc++ {
+				ch := nc % C
+				mu, inv := o.mean[ch], o.invstd[ch]
+				gs, xs, ds := g.f[nc*S:(nc+1)*S], x.f[nc*S:(nc+1)*S], dx.f[nc*S:(nc+1)*S]
+				if !o.batch {
+					a := scale.f[ch] * inv
+					for i, gv := range gs {
+						ds[i] = gv * a
+					}
+					continue
+				}
+				k := scale.f[ch] * inv / m
+				sb, ss := dbias[ch], dscale[ch]
+				for i, gv := range gs {
+					xh := (xs[i] - mu) * inv
+					ds[i] = k * (m*gv - sb - xh*ss)
+				}
+			}
+		})
+		res[0] = dx
+	}
+	if want[1] {
+		t := c.pool.newFloat(cloneShape(in[1].shape))
+		copy(t.f, dscale)
+		res[1] = t
+	}
+	if want[2] {
+		t := c.pool.newFloat(cloneShape(in[2].shape))
+		copy(t.f, dbias)
+		res[2] = t
+	}
+	return res, nil
+}
+
+// layerNormOp is LayerNormalization over the dimensions from axis on.
+type layerNormOp struct {
+	axis int
+	eps  float32
+	nOut int
+	// from the last forward pass, per normalized row
+	mean, invstd []float32
+}
+
+func buildLayerNorm(b *buildCtx) (built, error) {
+	if err := b.needInputs(2, 3); err != nil {
+		return built{}, err
+	}
+	if err := b.needFloat(0, 1, 2); err != nil {
+		return built{}, err
+	}
+	o := &layerNormOp{axis: int(b.attrInt("axis", -1)), eps: b.attrFloat("epsilon", 1e-5), nOut: b.nOut}
+	return built{op: o, out: outs(onnxio.Float32, b.nOut), grad: gradSpec{diffIn: 7, saveIn: 3}}, nil
+}
+
+// layout returns the number of rows, their length, and the normalized
+// shape.
+func (o *layerNormOp) layout(x *tensor) (rows, n, axis int, err error) {
+	axis, err = normAxis(o.axis, len(x.shape))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return prod(x.shape[:axis]), prod(x.shape[axis:]), axis, nil
+}
+
+// full returns p broadcast to the normalized shape (p itself when it
+// already has that many elements).
+func full(p *tensor, norm []int) ([]float32, error) {
+	if p.size() == prod(norm) {
+		return p.f, nil
+	}
+	bs, err := broadcastShapes(p.shape, norm)
+	if err != nil || !shapeEq(bs, norm) {
+		return nil, fmt.Errorf("LayerNormalization parameter of shape %v for normalized shape %v", p.shape, norm)
+	}
+	f := make([]float32, prod(norm))
+	expandTo(f, p.f, p.shape, norm)
+	return f, nil
+}
+
+func (o *layerNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
+	x := in[0]
+	rows, n, axis, err := o.layout(x)
+	if err != nil {
+		return nil, err
+	}
+	norm := x.shape[axis:]
+	scale, err := full(in[1], norm)
+	if err != nil {
+		return nil, err
+	}
+	var bias []float32
+	if len(in) > 2 && in[2] != nil {
+		if bias, err = full(in[2], norm); err != nil {
+			return nil, err
+		}
+	}
+	if cap(o.mean) < rows {
+		o.mean, o.invstd = make([]float32, rows), make([]float32, rows)
+	}
+	o.mean, o.invstd = o.mean[:rows], o.invstd[:rows]
+	y := c.pool.newFloat(cloneShape(x.shape))
+	parallelFor(c.threads, rows, max(1, elemGrain/max(n, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xs, ys := x.f[r*n:(r+1)*n], y.f[r*n:(r+1)*n]
+			var s float64
+			for _, v := range xs {
+				s += float64(v)
+			}
+			mu := s / float64(n)
+			var q float64
+			for _, v := range xs {
+				d := float64(v) - mu
+				q += d * d
+			}
+			inv := 1 / math.Sqrt(q/float64(n)+float64(o.eps))
+			o.mean[r], o.invstd[r] = float32(mu), float32(inv)
+			m32, i32 := float32(mu), float32(inv)
+			for i, v := range xs {
+				ys[i] = (v - m32) * i32 * scale[i]
+				if bias != nil {
+					ys[i] += bias[i]
+				}
+			}
+		}
+	})
+	res := []*tensor{y}
+	statShape := cloneShape(x.shape)
+	for i := axis; i < len(statShape); i++ {
+		statShape[i] = 1
+	}
+	for k := 1; k < o.nOut; k++ {
+		t := c.pool.newFloat(cloneShape(statShape))
+		if k == 1 {
+			copy(t.f, o.mean)
+		} else {
+			copy(t.f, o.invstd)
+		}
+		res = append(res, t)
+	}
+	return res, nil
+}
+
+func (o *layerNormOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*tensor, error) {
+	x, g := in[0], gout[0]
+	rows, n, axis, err := o.layout(x)
+	if err != nil {
+		return nil, err
+	}
+	norm := x.shape[axis:]
+	scale, err := full(in[1], norm)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]*tensor, len(in))
+	var gmean, ginv *tensor
+	if len(gout) > 1 {
+		gmean = gout[1]
+	}
+	if len(gout) > 2 {
+		ginv = gout[2]
+	}
+	if want[0] {
+		dx := c.pool.newFloat(cloneShape(x.shape))
+		parallelFor(c.threads, rows, max(1, elemGrain/max(n, 1)), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				xs, gs, ds := x.f[r*n:(r+1)*n], g.f[r*n:(r+1)*n], dx.f[r*n:(r+1)*n]
+				mu, inv := o.mean[r], o.invstd[r]
+				var s1, s2 float64
+				for i, gv := range gs {
+					gsc := float64(gv * scale[i])
+					s1 += gsc
+					s2 += gsc * float64((xs[i]-mu)*inv)
+				}
+				m1, m2 := float32(s1/float64(n)), float32(s2/float64(n))
+				// Gradients reaching the Mean and InvStdDev outputs:
+				// dmean/dx = 1/n, dinv/dx = -inv³(x-mean)/n.
+				var gm, gi float32
+				if gmean != nil {
+					gm = gmean.f[r] / float32(n)
+				}
+				if ginv != nil {
+					gi = -ginv.f[r] * inv * inv * inv / float32(n)
+				}
+				for i, gv := range gs {
+					xh := (xs[i] - mu) * inv
+					ds[i] = inv*(gv*scale[i]-m1-xh*m2) + gm + gi*(xs[i]-mu)
+				}
+			}
+		})
+		res[0] = dx
+	}
+	if want[1] || (len(in) > 2 && in[2] != nil && want[2]) {
+		ds := make([]float32, n)
+		db := make([]float32, n)
+		for r := 0; r < rows; r++ {
+			xs, gs := x.f[r*n:(r+1)*n], g.f[r*n:(r+1)*n]
+			mu, inv := o.mean[r], o.invstd[r]
+			for i, gv := range gs {
+				ds[i] += gv * (xs[i] - mu) * inv
+				db[i] += gv
+			}
+		}
+		for k, d := range [][]float32{ds, db} {
+			if k+1 >= len(in) || in[k+1] == nil || !want[k+1] {
+				continue
+			}
+			t := c.pool.newFloat(cloneShape(in[k+1].shape))
+			if t.size() == n {
+				copy(t.f, d)
+			} else {
+				reduceTo(t.f, d, norm, in[k+1].shape)
+			}
+			res[k+1] = t
+		}
+	}
+	return res, nil
+}
+
+// instanceNormOp is InstanceNormalization: each (image, channel) plane is
+// normalized over its spatial positions, then scaled and shifted per
+// channel.
+type instanceNormOp struct {
+	eps          float32
+	mean, invstd []float32 // per plane, from the last forward pass
+}
+
+func buildInstanceNorm(b *buildCtx) (built, error) {
+	if err := b.needInputs(3, 3); err != nil {
+		return built{}, err
+	}
+	if err := b.needFloat(0, 1, 2); err != nil {
+		return built{}, err
+	}
+	return built{op: &instanceNormOp{eps: b.attrFloat("epsilon", 1e-5)}, out: outs(onnxio.Float32, b.nOut), grad: gradSpec{diffIn: 7, saveIn: 3}}, nil
+}
+
+func (o *instanceNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
+	x, scale, bias := in[0], in[1], in[2]
+	if len(x.shape) < 3 {
+		return nil, fmt.Errorf("InstanceNormalization input of rank %d", len(x.shape))
+	}
+	C := x.shape[1]
+	if scale.size() != C || bias.size() != C {
+		return nil, fmt.Errorf("InstanceNormalization scale %v and bias %v for %d channels", scale.shape, bias.shape, C)
+	}
+	planes, S := x.shape[0]*C, prod(x.shape[2:])
+	if cap(o.mean) < planes {
+		o.mean, o.invstd = make([]float32, planes), make([]float32, planes)
+	}
+	o.mean, o.invstd = o.mean[:planes], o.invstd[:planes]
+	y := c.pool.newFloat(cloneShape(x.shape))
+	parallelFor(c.threads, planes, max(1, elemGrain/max(S, 1)), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			xs, ys := x.f[pl*S:(pl+1)*S], y.f[pl*S:(pl+1)*S]
+			var s float64
+			for _, v := range xs {
+				s += float64(v)
+			}
+			mu := s / float64(S)
+			var q float64
+			for _, v := range xs {
+				d := float64(v) - mu
+				q += d * d
+			}
+			inv := float32(1 / math.Sqrt(q/float64(S)+float64(o.eps)))
+			o.mean[pl], o.invstd[pl] = float32(mu), inv
+			a := scale.f[pl%C] * inv
+			b := bias.f[pl%C] - float32(mu)*a
+			for i, v := range xs {
+				ys[i] = v*a + b
+			}
+		}
+	})
+	return []*tensor{y}, nil
+}
+
+func (o *instanceNormOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*tensor, error) {
+	x, scale, g := in[0], in[1], gout[0]
+	C := x.shape[1]
+	planes, S := x.shape[0]*C, prod(x.shape[2:])
+	sg := make([]float64, planes)  // Σ g per plane
+	sgx := make([]float64, planes) // Σ g·xhat per plane
+	for pl := 0; pl < planes; pl++ {
+		mu, inv := o.mean[pl], o.invstd[pl]
+		for i, gv := range g.f[pl*S : (pl+1)*S] {
+			sg[pl] += float64(gv)
+			sgx[pl] += float64(gv) * float64((x.f[pl*S+i]-mu)*inv)
+		}
+	}
+	res := make([]*tensor, 3)
+	if want[0] {
+		dx := c.pool.newFloat(cloneShape(x.shape))
+		m := float32(S)
+		for pl := 0; pl < planes; pl++ {
+			mu, inv := o.mean[pl], o.invstd[pl]
+			k := scale.f[pl%C] * inv / m
+			a, b := float32(sg[pl]), float32(sgx[pl])
+			for i, gv := range g.f[pl*S : (pl+1)*S] {
+				xh := (x.f[pl*S+i] - mu) * inv
+				dx.f[pl*S+i] = k * (m*gv - a - xh*b)
+			}
+		}
+		res[0] = dx
+	}
+	for k, sums := range [][]float64{sgx, sg} {
+		if !want[k+1] {
+			continue
+		}
+		t := c.pool.zeroFloat(cloneShape(in[k+1].shape))
+		for pl, v := range sums {
+			t.f[pl%C] += float32(v)
+		}
+		res[k+1] = t
+	}
+	return res, nil
+}
