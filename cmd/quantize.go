@@ -1,0 +1,332 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/shrinkml/shrink/dataset"
+	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/onnxio/ort"
+	"github.com/shrinkml/shrink/quantize"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func init() { registerVerb(newQuantizeCmd) }
+
+// QuantizeOptions are the options of `shrink quantize`.
+type QuantizeOptions struct {
+	*GlobalOptions
+	Model string
+	Out   OutputOptions
+	// Calib holds --calib and the preprocessing flags; Val the validation
+	// data of the accuracy budget (same preprocessing).
+	Calib     DataOptions
+	ValData   string
+	ValLabels string
+
+	Mode, Format, Activations string
+	PerTensor                 bool
+	CalibSize                 int
+	CalibMethod               string
+	Percentile                float64
+	OpTypes                   []string
+	Exclude                   []string
+	KeepFirst, KeepLast       int
+	Preset                    string
+	ForceInt8                 bool
+	Threads                   int
+	MaxAccuracyDrop           float64
+	MinAgreement              float64
+	JSON                      bool
+}
+
+// QuantizeResult is `shrink quantize --json` (docs/schemas/quantize.schema.json):
+// the library's report plus the files.
+type QuantizeResult struct {
+	*quantize.Report
+	Tool        string  `json:"tool"`
+	Input       string  `json:"input"`
+	Output      string  `json:"output"`
+	InputBytes  int64   `json:"input_bytes"`
+	OutputBytes int64   `json:"output_bytes"`
+	SizeRatio   float64 `json:"size_ratio"`
+}
+
+func newQuantizeCmd(g *GlobalOptions) *cobra.Command {
+	opts := &QuantizeOptions{GlobalOptions: g}
+	c := &cobra.Command{
+		Use:   "quantize MODEL -o OUT --calib D",
+		Short: "Quantize a model to int8 (static QDQ/QOperator or dynamic), keeping what is faster",
+		Long: `quantize writes an int8 version of MODEL: weights symmetric int8 (per output
+channel by default), activations uint8 asymmetric (or int8 symmetric) with
+ranges calibrated on --calib data, biases int32. ONNX Runtime fuses the
+QuantizeLinear/DequantizeLinear pairs (--format qdq) into integer kernels, or
+the integer ops are written directly (--format qoperator). --mode dynamic
+quantizes weights only and lets the runtime quantize activations.
+
+It then profiles the float and int8 models in ONNX Runtime on this CPU and keeps
+in float the nodes whose int8 kernels are slower (unless --force-int8), and
+with --max-accuracy-drop or --min-agreement returns the most sensitive nodes
+to float until the budget holds (exit 3 when it cannot). The table printed at
+the end says, node by node, what runs in int8, with which scale, at what SQNR,
+and why anything stayed float. See docs/quantize.md.`,
+		Example: `  shrink quantize model.onnx -o model.int8.onnx --calib calib.npy
+  shrink quantize model.onnx -o q.onnx --calib images/ --resize 256 --crop 224 --calib-method entropy
+  shrink quantize model.onnx -o q.onnx --calib x.npy --max-accuracy-drop 0.5 --val-data val.npy --val-labels y.npy
+  shrink quantize bert.onnx -o q.onnx --mode dynamic --preset transformer`,
+		Args: exactArgs(1, "one MODEL argument"),
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.Model = args[0]
+			return quantizeRun(c.Context(), opts)
+		},
+	}
+	fs := c.Flags()
+	addOutputFlags(c, &opts.Out)
+	// The data-set flags of eval (preprocessing, batch), minus --data,
+	// --labels and --limit, which quantize spells --calib, --val-labels
+	// and --calib-size.
+	tmp := pflag.NewFlagSet("data", pflag.ContinueOnError)
+	addDataFlags(tmp, &opts.Calib)
+	tmp.VisitAll(func(f *pflag.Flag) {
+		switch f.Name {
+		case "data", "labels", "limit":
+			return
+		}
+		fs.AddFlag(f)
+	})
+	fs.StringVar(&opts.Calib.Path, "calib", "", "calibration inputs (any --data format: .npy, .npz, .csv, test_data_set_* folders, image folders); needed by --mode static")
+	fs.IntVar(&opts.CalibSize, "calib-size", quantize.DefaultCalibSize, "calibration samples to use")
+	fs.StringVar(&opts.CalibMethod, "calib-method", string(quantize.DefaultCalibMethod), "activation ranges from: minmax, percentile or entropy (KL divergence)")
+	fs.Float64Var(&opts.Percentile, "percentile", quantize.DefaultPercentile, "percentile kept by --calib-method percentile")
+	fs.StringVar(&opts.Mode, "mode", string(quantize.Static), "static (calibrated activation scales) or dynamic (activations quantized at run time)")
+	fs.StringVar(&opts.Format, "format", string(quantize.QDQ), "static models: qdq (QuantizeLinear/DequantizeLinear pairs) or qoperator (QLinearConv, QGemm, …)")
+	fs.StringVar(&opts.Activations, "activations", "uint8", "activation type: uint8 (asymmetric) or int8 (symmetric)")
+	fs.BoolVar(&opts.PerTensor, "per-tensor", false, "one weight scale per tensor instead of per output channel")
+	fs.StringSliceVar(&opts.OpTypes, "op-types", nil, "quantize only these op types (default "+strings.Join(quantize.DefaultOpTypes, ",")+")")
+	fs.StringArrayVar(&opts.Exclude, "exclude", nil, "keep this node in float: a node name, or re:REGEX on node names (repeatable; must match a node)")
+	fs.IntVar(&opts.KeepFirst, "keep-first", 0, "keep the first N Conv/ConvTranspose/MatMul/Gemm nodes in float (--keep-first alone: 1; give N as --keep-first=N)")
+	fs.Lookup("keep-first").NoOptDefVal = "1"
+	fs.IntVar(&opts.KeepLast, "keep-last", 0, "keep the last N Conv/ConvTranspose/MatMul/Gemm nodes in float (--keep-last alone: 1; give N as --keep-last=N)")
+	fs.Lookup("keep-last").NoOptDefVal = "1"
+	fs.StringVar(&opts.Preset, "preset", "", "transformer: keep LayerNorm, Softmax and GELU in float; quantize MatMul/Gemm")
+	fs.BoolVar(&opts.ForceInt8, "force-int8", false, "keep every selected node in int8 even where ORT's int8 kernel is slower on this CPU")
+	fs.IntVar(&opts.Threads, "threads", quantize.DefaultThreads, "ONNX Runtime intra-op threads for calibration, profiling and validation")
+	fs.Float64Var(&opts.MaxAccuracyDrop, "max-accuracy-drop", 0, "accuracy budget in top-1 points on --val-data/--val-labels; sensitive nodes return to float until it holds")
+	fs.Float64Var(&opts.MinAgreement, "min-agreement", 0, "accuracy budget as the share (0..1] of --val-data samples whose top-1 class matches the float model (no labels needed)")
+	fs.StringVar(&opts.ValData, "val-data", "", "validation inputs for the accuracy budget (same formats and preprocessing as --calib)")
+	fs.StringVar(&opts.ValLabels, "val-labels", "", "labels of --val-data (.npy of integers or one per line)")
+	fs.BoolVar(&opts.JSON, "json", false, "print one JSON document (docs/schemas/quantize.schema.json)")
+	return c
+}
+
+// options turns the flags into quantize.Options (without data sources),
+// reporting bad values as usage errors before any work.
+func (opts *QuantizeOptions) options() (quantize.Options, error) {
+	o := quantize.Options{
+		Mode: quantize.Mode(opts.Mode), Format: quantize.Format(opts.Format), PerTensor: opts.PerTensor,
+		CalibSize: opts.CalibSize, CalibMethod: quantize.CalibMethod(opts.CalibMethod), Percentile: opts.Percentile,
+		OpTypes: opts.OpTypes, Exclude: opts.Exclude, KeepFirst: opts.KeepFirst, KeepLast: opts.KeepLast,
+		Preset: quantize.Preset(opts.Preset), SpeedAware: !opts.ForceInt8, Threads: opts.Threads,
+	}
+	switch opts.Activations {
+	case "uint8":
+		o.ActivationType = onnxio.Uint8
+	case "int8":
+		o.ActivationType = onnxio.Int8
+	default:
+		return o, usagef("--activations %q: want uint8 or int8", opts.Activations)
+	}
+	if opts.CalibSize <= 0 {
+		return o, usagef("--calib-size %d: must be >= 1", opts.CalibSize)
+	}
+	if opts.Threads <= 0 {
+		return o, usagef("--threads %d: must be >= 1", opts.Threads)
+	}
+	if o.Mode == quantize.Static && opts.Calib.Path == "" {
+		return o, usagef("--mode static needs --calib data (or use --mode dynamic)")
+	}
+	if opts.Calib.Path != "" {
+		if err := opts.Calib.check(); err != nil {
+			return o, err
+		}
+	}
+	budget := opts.MaxAccuracyDrop != 0 || opts.MinAgreement != 0
+	switch {
+	case opts.MaxAccuracyDrop < 0:
+		return o, usagef("--max-accuracy-drop %g: must be >= 0", opts.MaxAccuracyDrop)
+	case opts.MinAgreement < 0 || opts.MinAgreement > 1:
+		return o, usagef("--min-agreement %g: want a fraction in (0, 1]", opts.MinAgreement)
+	case opts.MaxAccuracyDrop != 0 && opts.MinAgreement != 0:
+		return o, usagef("give --max-accuracy-drop or --min-agreement, not both")
+	case budget && opts.ValData == "":
+		return o, usagef("an accuracy budget needs --val-data")
+	case opts.MaxAccuracyDrop != 0 && opts.ValLabels == "" && !isDir(opts.ValData):
+		return o, usagef("--max-accuracy-drop needs --val-labels (or use --min-agreement)")
+	case !budget && (opts.ValData != "" || opts.ValLabels != ""):
+		return o, usagef("--val-data/--val-labels are only used with --max-accuracy-drop or --min-agreement")
+	}
+	if budget {
+		o.Accuracy = &quantize.AccuracyGoal{MaxDrop: opts.MaxAccuracyDrop, MinAgreement: opts.MinAgreement}
+	}
+	return o, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func quantizeRun(ctx context.Context, opts *QuantizeOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := opts.Out.check(opts.Model); err != nil {
+		return err
+	}
+	o, err := opts.options()
+	if err != nil {
+		return err
+	}
+	opts.IO.JSON = opts.JSON
+	if _, err := ort.Init(opts.ORTLib); err != nil {
+		return err
+	}
+	m, err := onnxio.Load(opts.Model)
+	if err != nil {
+		return err
+	}
+	if opts.Calib.Path != "" {
+		d := opts.Calib
+		if d.BatchSize == 0 {
+			d.BatchSize = 64
+		}
+		d.Limit = o.CalibSize
+		src, err := d.open(m)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		o.Calib = src
+	}
+	if o.Accuracy != nil {
+		d := opts.Calib
+		d.Path, d.Labels, d.Limit = opts.ValData, opts.ValLabels, 0
+		if d.BatchSize == 0 {
+			d.BatchSize = 64
+		}
+		src, err := d.open(m)
+		if err != nil {
+			return fmt.Errorf("--val-data: %w", err)
+		}
+		defer src.Close()
+		o.Accuracy.Val = src
+	}
+	o.Progress = newProgress(opts.IO)
+	qm, rep, err := quantize.Quantize(ctx, m, o)
+	if err != nil {
+		var oe *quantize.OptionError
+		if errors.As(err, &oe) {
+			return &UsageError{Err: err}
+		}
+		return fmt.Errorf("%s: %w", opts.Model, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := opts.Out.save(qm); err != nil {
+		return err
+	}
+	res := &QuantizeResult{Report: rep, Tool: "shrink " + Version, Input: opts.Model, Output: opts.Out.Output}
+	res.InputBytes = fileSize(opts.Model) + m.ExternalBytes
+	res.OutputBytes = fileSize(opts.Out.Output)
+	if res.OutputBytes > 0 {
+		res.SizeRatio = float64(res.InputBytes) / float64(res.OutputBytes)
+	}
+	for _, w := range rep.Warnings {
+		opts.IO.Warnf("%s", w)
+	}
+	if opts.JSON {
+		if err := opts.IO.WriteJSON(res); err != nil {
+			return err
+		}
+	} else {
+		printQuantize(opts.IO, res)
+	}
+	if a := rep.Accuracy; a != nil && !a.Met {
+		return &GateError{Failures: []string{accuracyFailure(a)}}
+	}
+	return nil
+}
+
+func fileSize(p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func accuracyFailure(a *quantize.Acc) string {
+	if a.Metric == "top1" {
+		drop := "?"
+		if a.Drop != nil {
+			drop = fmt.Sprintf("%.2f", *a.Drop)
+		}
+		return fmt.Sprintf("accuracy drop %s points > %g (best model found written; %d tries)", drop, a.Budget, a.Tries)
+	}
+	return fmt.Sprintf("agreement %.4f < %g (best model found written; %d tries)", a.Agreement, a.Budget, a.Tries)
+}
+
+func printQuantize(ios *IOStreams, r *QuantizeResult) {
+	p := ios.Printf
+	rep := r.Report
+	mode := string(rep.Mode)
+	if rep.Format != nil {
+		mode += ", " + string(*rep.Format)
+	}
+	p("wrote      %s (%s, %.2f× smaller than %s)\n", r.Output, humanBytes(r.OutputBytes), r.SizeRatio, humanBytes(r.InputBytes))
+	p("mode       %s; weights int8 %s; activations %s\n", mode, map[bool]string{true: "per-channel", false: "per-tensor"}[rep.PerChannel], rep.ActivationType)
+	if c := rep.Calibration; c != nil {
+		p("calibrated %s on %d samples (%d tensors, %d pass(es))\n", c.Method, c.Samples, c.Tensors, c.Chunks)
+	}
+	share := "unknown"
+	if rep.MACs.Int8Share != nil {
+		share = fmt.Sprintf("%.1f%%", 100**rep.MACs.Int8Share)
+	}
+	p("int8       %d nodes, %d float; %s of MACs in int8\n", rep.Quantized, rep.Float, share)
+	if s := rep.Speed; s != nil {
+		p("speed      %.3f ms float → %.3f ms int8 = %.2f× (batch %d, %d threads; all-int8 was %.2f×)\n", s.FloatMs, s.Int8Ms, s.Speedup, s.Batch, s.Threads, s.AllInt8Speedup)
+	}
+	if a := rep.Accuracy; a != nil {
+		if a.Metric == "top1" {
+			p("accuracy   top-1 %.2f%% float, %.2f%% int8 (all-int8 %.2f%%), budget %g points: %s\n", a.Float, a.Int8, a.AllInt8, a.Budget, metWord(a.Met))
+		} else {
+			p("agreement  %.4f with the float model (all-int8 %.4f), budget %g: %s\n", a.Agreement, a.AllInt8, a.Budget, metWord(a.Met))
+		}
+	}
+	for _, o := range rep.Outputs {
+		if o.SQNR != nil {
+			p("output     %s SQNR %.1f dB\n", o.Name, *o.SQNR)
+		}
+	}
+	for _, rv := range rep.Reverted {
+		p("reverted   %s (%s, %s): %s\n", rv.Node, rv.Op, rv.Stage, rv.Reason)
+	}
+	for _, n := range rep.Notes {
+		p("note       %s\n", n)
+	}
+	p("\n%s", rep.Table())
+}
+
+func metWord(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT MET"
+}
+
+var _ dataset.Source // DataOptions.open returns one

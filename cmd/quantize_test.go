@@ -1,0 +1,264 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shrinkml/shrink/internal/mnist"
+	"github.com/shrinkml/shrink/internal/schemacheck"
+	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/onnxio/onnxpb"
+	"github.com/shrinkml/shrink/quantize"
+	"google.golang.org/protobuf/proto"
+)
+
+// calibNpy writes n MNIST training images (scaled by f) as a .npy file.
+func calibNpy(t *testing.T, dir string, n int, f float32) string {
+	t.Helper()
+	set, err := mnist.TrainSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := set.Float32NCHW(0, n)
+	for i := range x {
+		x[i] *= f
+	}
+	tt, err := onnxio.NewTensor("input", []int64{int64(n), 1, 28, 28}, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "calib.npy")
+	writeNpy(t, p, tt)
+	return p
+}
+
+func TestQuantizeCLIJSONMatchesSchema(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_mlp")
+	calib := calibNpy(t, dir, 512, 1)
+	out := filepath.Join(dir, "q.onnx")
+	stdout, stderr, code := runCLI(t, false, "quantize", model, "-o", out, "--calib", calib, "--json", "-q")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if err := schemacheck.Validate("quantize.schema.json", []byte(stdout)); err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		quantize.Report
+		Output     string  `json:"output"`
+		SizeRatio  float64 `json:"size_ratio"`
+		InputBytes int64   `json:"input_bytes"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Output != out || r.SizeRatio < 3.5 || math.Abs(r.SizeRatio-float64(r.InputBytes)/float64(st.Size())) > 1e-9 {
+		t.Fatalf("output %s, size ratio %g (file %d bytes)", r.Output, r.SizeRatio, st.Size())
+	}
+	if r.Quantized != 3 || r.Calibration == nil || r.Calibration.Samples != 512 || r.Speed == nil {
+		t.Fatalf("report %+v", r.Report)
+	}
+	m, err := onnxio.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := m.Metadata("shrink.quantize.int8_nodes"); v != "3" {
+		t.Fatalf("metadata int8_nodes %q", v)
+	}
+}
+
+func TestQuantizeCLIHumanTable(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_cnn")
+	out := filepath.Join(dir, "q.onnx")
+	stdout, stderr, code := runCLI(t, false, "quantize", model, "-o", out, "--calib", calibNpy(t, dir, 256, 1), "--format", "qoperator", "--calib-method", "percentile")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"wrote", "static, qoperator", "percentile on 256 samples", "of MACs in int8", "speed", "SQNR dB", "/conv2/Conv", "folded into"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "calibrating") {
+		t.Errorf("no progress on stderr: %q", stderr)
+	}
+}
+
+func TestQuantizeCLIExistingOutputNeedsForce(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_mlp")
+	out := filepath.Join(dir, "q.onnx")
+	if err := os.WriteFile(out, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	calib := calibNpy(t, dir, 64, 1)
+	_, stderr, code := runCLI(t, false, "quantize", model, "-o", out, "--calib", calib, "-q")
+	if code != ExitError || !strings.Contains(stderr, "--force") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "keep me" {
+		t.Fatal("existing output replaced without --force")
+	}
+	if _, stderr, code := runCLI(t, false, "quantize", model, "-o", out, "--calib", calib, "-q", "--force", "--force-int8"); code != 0 {
+		t.Fatalf("--force: exit %d: %s", code, stderr)
+	}
+	if _, err := onnxio.Load(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestQuantizeCLIUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_mlp")
+	calib := calibNpy(t, dir, 64, 1)
+	out := filepath.Join(dir, "q.onnx")
+	for _, args := range [][]string{
+		{"--calib", calib, "--calib-method", "kl"},
+		{},                                      // static without --calib
+		{"--calib", calib, "--exclude", "nope"}, // matches no node
+		{"--calib", calib, "--activations", "int16"},
+		{"--calib", calib, "--min-agreement", "2", "--val-data", calib},
+		{"--calib", calib, "--max-accuracy-drop", "1"}, // no --val-data
+		{"--calib", calib, "--format", "onnx"},
+		{"--calib", calib, "--bogus-flag"},
+	} {
+		_, stderr, code := runCLI(t, false, append([]string{"quantize", model, "-o", out, "-q"}, args...)...)
+		if code != ExitUsage {
+			t.Errorf("%v: exit %d, want 2: %s", args, code, stderr)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("%v: output written on a usage error", args)
+		}
+	}
+}
+
+// An accuracy budget that cannot be met exits 3 and still writes the best
+// model found.
+func TestQuantizeCLIGateFailureWritesModel(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_cnn")
+	images, labels := mnistNpy(t, dir)
+	out := filepath.Join(dir, "q.onnx")
+	stdout, stderr, code := runCLI(t, false, "quantize", model, "-o", out, "--calib", calibNpy(t, dir, 64, 0.02),
+		"--op-types", "Conv", "--keep-first", "--max-accuracy-drop", "0.1", "--val-data", images, "--val-labels", labels, "--json", "-q")
+	if code != ExitGate {
+		t.Fatalf("exit %d, want 3: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "gate failed: accuracy drop") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	if _, err := onnxio.Load(out); err != nil {
+		t.Fatalf("model not written: %v", err)
+	}
+	if err := schemacheck.Validate("quantize.schema.json", []byte(stdout)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestQuantizeCLINaNWeightNamesTensor(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_mlp")
+	m, err := onnxio.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := m.Graph().Weight("fc2.weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Data.([]float32)[7] = float32(math.NaN())
+	if err := m.Graph().SetWeight("fc2.weight", w); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "nan.onnx")
+	if err := m.Save(bad, onnxio.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "q.onnx")
+	_, stderr, code := runCLI(t, false, "quantize", bad, "-o", out, "--calib", calibNpy(t, dir, 64, 1), "-q")
+	if code != ExitError || !strings.Contains(stderr, `"fc2.weight"`) {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("output written after an error")
+	}
+}
+
+// An opset-8 model with an op that cannot be upgraded is unsupported (4).
+func TestQuantizeCLIUnsupportedModel(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := onnxio.NewTensor("W", []int64{1, 2, 1, 1}, []float32{1, 2})
+	wp, _ := w.ToProto()
+	up := onnxio.NewNode("Upsample", "up", []string{"c"}, []string{"y"})
+	up.Attribute = append(up.Attribute, &onnxpb.AttributeProto{Name: proto.String("scales"), Type: onnxpb.AttributeProto_FLOATS.Enum(), Floats: []float32{1, 1, 2, 2}})
+	g := &onnxpb.GraphProto{Name: proto.String("g"), Initializer: []*onnxpb.TensorProto{wp},
+		Node:   []*onnxpb.NodeProto{onnxio.NewNode("Conv", "conv", []string{"x", "W"}, []string{"c"}), up},
+		Input:  []*onnxpb.ValueInfoProto{{Name: proto.String("x"), Type: onnxio.TensorType(onnxio.Float32, []int64{1, 2, 4, 4})}},
+		Output: []*onnxpb.ValueInfoProto{{Name: proto.String("y")}}}
+	m := &onnxio.Model{Proto: &onnxpb.ModelProto{IrVersion: proto.Int64(4), Graph: g, OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(8)}}}}
+	p := filepath.Join(dir, "old.onnx")
+	if err := m.Save(p, onnxio.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, false, "quantize", p, "-o", filepath.Join(dir, "q.onnx"), "--mode", "dynamic", "-q")
+	if code != ExitUnsupported || !strings.Contains(stderr, "Upsample") || !strings.Contains(stderr, `"up"`) {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// An interrupted run exits 130 and leaves no output behind.
+func TestQuantizeCLIInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_mlp")
+	out := filepath.Join(dir, "q.onnx")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var o, e strings.Builder
+	code := Run(ctx, &IOStreams{In: strings.NewReader(""), Out: &o, ErrOut: &e}, []string{"quantize", model, "-o", out, "--calib", calibNpy(t, dir, 64, 1), "-q"})
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d: %s", code, e.String())
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("output left behind")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.tmp*")); len(m) > 0 {
+		t.Fatalf("temporary files left: %v", m)
+	}
+}
+
+func TestQuantizeCLIDynamicNeedsNoCalibration(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_mlp")
+	out := filepath.Join(dir, "q.onnx")
+	stdout, stderr, code := runCLI(t, false, "quantize", model, "-o", out, "--mode", "dynamic", "--json", "-q")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if err := schemacheck.Validate("quantize.schema.json", []byte(stdout)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnxio.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range m.Graph().OpHistogram() {
+		if c.Op == "com.microsoft:DynamicQuantizeMatMul" {
+			n = c.Count
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d DynamicQuantizeMatMul: %v", n, m.Graph().OpHistogram())
+	}
+}

@@ -1,0 +1,235 @@
+package quantize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/shrinkml/shrink/dataset"
+	"github.com/shrinkml/shrink/internal/progress"
+	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/onnxio/ort"
+)
+
+// Stats is what calibration learned about the model's activations.
+type Stats struct {
+	Cal Calibrator
+	// Shapes holds each observed tensor's shape in the first batch (with
+	// the batch dimension), DTypes its element type (non-float tensors are
+	// not calibrated).
+	Shapes  map[string][]int64
+	DTypes  map[string]onnxio.DType
+	Samples int
+	Batches int
+	// Chunks is how many ORT sessions (passes over the data) it took.
+	Chunks int
+}
+
+func (s *Stats) isFloat(name string) bool { return s.DTypes[name] == onnxio.Float32 }
+
+// collectOptions bounds a calibration run.
+type collectOptions struct {
+	Limit        int
+	ChunkTensors int
+	ChunkBytes   int64
+	Threads      int
+	Progress     progress.Reporter
+}
+
+// collect runs the model over src and feeds every float tensor in names
+// to cal. Intermediate tensors are exposed in chunks of at most
+// ChunkTensors names, further split while one batch of a chunk's outputs
+// exceeds ChunkBytes, so a large model never holds all its activations at
+// once; src is read once per chunk (Reset before each pass). Graph inputs
+// among names are observed straight from the data.
+func collect(ctx context.Context, m *onnxio.Model, src dataset.Source, names []string, cal Calibrator, o collectOptions) (*Stats, error) {
+	st := &Stats{Cal: cal, Shapes: map[string][]int64{}, DTypes: map[string]onnxio.DType{}}
+	prog := progress.Or(o.Progress)
+	g := m.Graph()
+	isInput := map[string]bool{}
+	for _, v := range g.Inputs() {
+		isInput[v.GetName()] = true
+	}
+	var inputs, inner []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] || g.IsWeight(n) {
+			continue
+		}
+		seen[n] = true
+		if isInput[n] {
+			inputs = append(inputs, n)
+		} else {
+			inner = append(inner, n)
+		}
+	}
+	var chunks [][]string
+	for i := 0; i < len(inner); i += o.ChunkTensors {
+		chunks = append(chunks, inner[i:min(i+o.ChunkTensors, len(inner))])
+	}
+	if len(chunks) == 0 {
+		// Inputs only: one pass over the data without a model output fetch.
+		chunks = append(chunks, nil)
+	}
+	first := true
+	for len(chunks) > 0 {
+		chunk := chunks[0]
+		chunks = chunks[1:]
+		split, err := collectChunk(ctx, m, src, chunk, inputs, first, st, o, prog)
+		if err != nil {
+			return nil, err
+		}
+		if split != nil {
+			chunks = append(split, chunks...)
+			continue
+		}
+		st.Chunks++
+		first = false
+	}
+	return st, nil
+}
+
+// errSplit asks for a chunk to be split.
+var errSplit = errors.New("chunk too large")
+
+func collectChunk(ctx context.Context, m *onnxio.Model, src dataset.Source, chunk, inputs []string, first bool, st *Stats, o collectOptions, prog progress.Reporter) ([][]string, error) {
+	if err := src.Reset(); err != nil {
+		return nil, fmt.Errorf("calibration data: %w", err)
+	}
+	var sess *ort.Session
+	if len(chunk) > 0 {
+		var err error
+		sess, err = ort.NewSession(m, ort.Options{Outputs: chunk, IntraOpThreads: o.Threads})
+		if err != nil {
+			return nil, fmt.Errorf("calibration session: %w", err)
+		}
+		defer sess.Close()
+	}
+	total := int64(o.Limit)
+	if l := src.Len(); l >= 0 && (total <= 0 || int64(l) < total) {
+		total = int64(l)
+	}
+	prog.Start(fmt.Sprintf("calibrating %d tensors", len(chunk)+len(inputs)*b2i(first)), total)
+	defer prog.Done()
+	samples, batches := 0, 0
+	for o.Limit <= 0 || samples < o.Limit {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := src.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("calibration data: %w", err)
+		}
+		if o.Limit > 0 && samples+b.N > o.Limit {
+			b, err = truncateBatch(b, o.Limit-samples)
+			if err != nil {
+				return nil, err
+			}
+		}
+		if first {
+			for _, name := range inputs {
+				t, ok := b.Inputs[name]
+				if !ok {
+					return nil, fmt.Errorf("calibration data has no input %q", name)
+				}
+				observe(st, name, t)
+			}
+		}
+		if sess != nil {
+			outs, err := sess.Run(b.Inputs)
+			if err != nil {
+				return nil, fmt.Errorf("calibration run: %w", err)
+			}
+			if batches == 0 && len(chunk) > 1 {
+				var bytes int64
+				for _, t := range outs {
+					bytes += int64(t.DType.Size()) * t.Len()
+				}
+				if bytes > o.ChunkBytes {
+					h := len(chunk) / 2
+					return [][]string{chunk[:h], chunk[h:]}, nil
+				}
+			}
+			for _, t := range outs {
+				observe(st, t.Name, t)
+			}
+		}
+		samples += b.N
+		batches++
+		prog.Add(int64(b.N))
+	}
+	if samples == 0 {
+		return nil, errors.New("calibration data is empty")
+	}
+	st.Samples, st.Batches = samples, batches
+	return nil, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func observe(st *Stats, name string, t *onnxio.Tensor) {
+	if _, ok := st.Shapes[name]; !ok {
+		st.Shapes[name] = append([]int64(nil), t.Shape...)
+		st.DTypes[name] = t.DType
+	}
+	if t.DType != onnxio.Float32 {
+		return
+	}
+	st.Cal.Observe(name, t.Data.([]float32))
+}
+
+// truncateBatch keeps the first n samples of every input (and label).
+func truncateBatch(b *dataset.Batch, n int) (*dataset.Batch, error) {
+	out := &dataset.Batch{Inputs: map[string]*onnxio.Tensor{}, N: n, Index: b.Index}
+	if b.Labels != nil {
+		out.Labels = b.Labels[:n]
+	}
+	for name, t := range b.Inputs {
+		s, err := sliceBatch(t, 0, n)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", name, err)
+		}
+		out.Inputs[name] = s
+	}
+	return out, nil
+}
+
+// sliceBatch returns samples [from, to) of t along its first dimension.
+func sliceBatch(t *onnxio.Tensor, from, to int) (*onnxio.Tensor, error) {
+	if len(t.Shape) == 0 {
+		return nil, errors.New("cannot slice a scalar along the batch dimension")
+	}
+	per := int(perSample(t.Shape))
+	a, b := from*per, to*per
+	s := &onnxio.Tensor{Name: t.Name, DType: t.DType, Shape: append([]int64{int64(to - from)}, t.Shape[1:]...)}
+	switch d := t.Data.(type) {
+	case []float32:
+		s.Data = d[a:b]
+	case []float64:
+		s.Data = d[a:b]
+	case []int64:
+		s.Data = d[a:b]
+	case []int32:
+		s.Data = d[a:b]
+	case []int8:
+		s.Data = d[a:b]
+	case []uint8:
+		s.Data = d[a:b]
+	case []uint16:
+		s.Data = d[a:b]
+	case []bool:
+		s.Data = d[a:b]
+	default:
+		return nil, fmt.Errorf("cannot slice %s data", t.DType)
+	}
+	return s, nil
+}

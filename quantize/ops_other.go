@@ -1,0 +1,98 @@
+package quantize
+
+import (
+	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/onnxio/onnxpb"
+)
+
+// Elementwise, pass-through and activation ops.
+
+func init() {
+	Register(&Handler{Ops: []string{"Add", "Mul"}, Kind: Elementwise, Spec: binarySpec, QOperator: binaryQOp})
+	Register(&Handler{Ops: []string{"Concat"}, Kind: Elementwise, Spec: concatSpec, QOperator: concatQOp})
+	Register(&Handler{Ops: []string{"AveragePool", "GlobalAveragePool"}, Kind: Elementwise, Spec: poolSpec, QOperator: avgPoolQOp})
+	Register(&Handler{Ops: []string{"MaxPool"}, Kind: PassThrough, Spec: maxPoolSpec, QOperator: passQOp})
+	Register(&Handler{Ops: []string{"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze"}, Kind: PassThrough, Spec: shapeSpec, QOperator: passQOp})
+	Register(&Handler{Ops: []string{"Relu", "Clip"}, Kind: Activation, Spec: activationSpec})
+}
+
+// binarySpec: Add/Mul of two tensors; a constant operand is quantized
+// with its own range. Two constants are left to constant folding.
+func binarySpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
+	s := noSpec()
+	if len(n.Input) != 2 {
+		return s, "needs two inputs"
+	}
+	for i, in := range n.Input {
+		if g.IsWeight(in) {
+			s.Consts = append(s.Consts, i)
+		} else {
+			s.Acts = append(s.Acts, i)
+		}
+	}
+	if len(s.Acts) == 0 {
+		return s, "both operands are constants"
+	}
+	return s, ""
+}
+
+func concatSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
+	s := noSpec()
+	for i, in := range n.Input {
+		if in == "" {
+			return s, "empty input"
+		}
+		if g.IsWeight(in) {
+			s.Consts = append(s.Consts, i)
+		} else {
+			s.Acts = append(s.Acts, i)
+		}
+	}
+	if len(s.Acts) == 0 {
+		return s, "all inputs are constants"
+	}
+	return s, ""
+}
+
+func poolSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
+	s := noSpec()
+	if len(n.Output) != 1 {
+		return s, "more than one output"
+	}
+	s.Acts = []int{0}
+	return s, ""
+}
+
+// maxPoolSpec: the Indices output is not quantizable.
+func maxPoolSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
+	s := noSpec()
+	if len(n.Output) > 1 && n.Output[1] != "" {
+		return s, "Indices output requested"
+	}
+	if onnxio.AttrInt(n, "storage_order", 0) != 0 {
+		return s, "storage_order 1"
+	}
+	s.Acts = []int{0}
+	return s, ""
+}
+
+func shapeSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
+	s := noSpec()
+	if len(n.Input) == 0 || len(n.Output) != 1 {
+		return s, "unexpected arity"
+	}
+	s.Acts = []int{0}
+	return s, ""
+}
+
+// activationSpec: Relu, and Clip whose bounds are constants (or absent).
+func activationSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
+	s := noSpec()
+	for _, in := range n.Input[1:] {
+		if in != "" && !g.IsWeight(in) {
+			return s, "Clip bounds are not constants"
+		}
+	}
+	s.Acts = []int{0}
+	return s, ""
+}
