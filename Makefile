@@ -28,7 +28,7 @@ test-data:
 	@sh scripts/fetch-ocr-models.sh
 
 test: setup test-data vet
-	$(GO) test -count=1 ./...
+	@bash scripts/test.sh
 	$(MAKE) fuzz
 
 # Each fuzz target runs for a short, fixed budget; a crash fails the build.

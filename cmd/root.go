@@ -33,12 +33,7 @@ func Main() int {
 // Run executes the CLI with args on the given streams and returns the exit
 // code. Errors are printed as one line on stderr.
 func Run(ctx context.Context, ios *IOStreams, args []string) int {
-	root := NewRootCmd(ios)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
-		err = &UsageError{Err: fmt.Errorf("%v (see shrink --help)", err)}
-	}
+	err := execute(ctx, ios, args)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%w: %v", context.Canceled, err)
@@ -56,6 +51,17 @@ func Run(ctx context.Context, ios *IOStreams, args []string) int {
 		return ExitCode(err)
 	}
 	return ExitOK
+}
+
+// execute runs one command line and returns its error without printing it.
+func execute(ctx context.Context, ios *IOStreams, args []string) error {
+	root := NewRootCmd(ios)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
+		err = &UsageError{Err: fmt.Errorf("%v (see shrink --help)", err)}
+	}
+	return err
 }
 
 func oneLine(s string) string {

