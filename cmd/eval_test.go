@@ -121,8 +121,9 @@ func TestEvalHumanOutputWithLatency(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	// Plain progress lines on a non-terminal stderr.
-	if !strings.Contains(errs, "evaluate: done, 64 in") || !strings.Contains(errs, "latency: done") || strings.Contains(errs, "\r") {
+	// A non-terminal stderr gets plain lines (phases this quick print
+	// none; progress_test.go covers the lines themselves), never a bar.
+	if strings.Contains(errs, "\r") || strings.Contains(errs, "\x1b") || strings.Contains(out, "evaluate:") {
 		t.Errorf("stderr:\n%s", errs)
 	}
 	// -q: nothing on stderr.

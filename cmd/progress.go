@@ -42,6 +42,7 @@ func newProgress(ios *IOStreams) progress.Reporter {
 const (
 	progressMinInterval = 2 * time.Second
 	progressMaxInterval = 30 * time.Second
+	progressQuiet       = 1 * time.Second
 	progressStep        = 10 // percent
 )
 
@@ -58,6 +59,8 @@ type lineProgress struct {
 	last  time.Time // last line printed
 	step  int64     // last 10% step printed
 	open  bool
+	// printed: a progress line of this phase was written.
+	printed bool
 }
 
 func newLineProgress(w io.Writer, asJSON bool, now func() time.Time) *lineProgress {
@@ -91,11 +94,10 @@ func (p *lineProgress) Start(phase string, total int64) {
 		p.event(e)
 		return
 	}
-	if total > 0 {
-		fmt.Fprintf(p.w, "%s: 0/%d\n", phase, total)
-	} else {
-		fmt.Fprintf(p.w, "%s: started\n", phase)
-	}
+	// Plain lines: nothing at the start; a phase that ends within
+	// progressQuiet leaves no line at all, so CI logs show only phases
+	// that take time.
+	p.printed = false
 }
 
 func (p *lineProgress) Add(n int64) {
@@ -124,6 +126,7 @@ func (p *lineProgress) Add(n int64) {
 		return
 	}
 	p.last = now
+	p.printed = true
 	if p.json {
 		e := progressEvent{Event: "progress", Phase: p.phase, Done: &p.done}
 		if p.total > 0 {
@@ -162,6 +165,9 @@ func (p *lineProgress) finish() {
 	el := p.now().Sub(p.start).Seconds()
 	if p.json {
 		p.event(progressEvent{Event: "done", Phase: p.phase, Done: &p.done, ElapsedS: &el})
+		return
+	}
+	if !p.printed && el < progressQuiet.Seconds() {
 		return
 	}
 	fmt.Fprintf(p.w, "%s: done, %d in %.1fs\n", p.phase, p.done, el)
