@@ -37,6 +37,9 @@ func Open(path string, inputs []onnxio.ValueInfo, opts Options) (Source, error) 
 	}
 	st, err := os.Stat(path)
 	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("%s: no such file or folder", path)
+		}
 		return nil, err
 	}
 	if st.IsDir() {
