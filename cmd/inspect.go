@@ -9,6 +9,7 @@ import (
 
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
+	"github.com/shrinkml/shrink/report"
 	"github.com/spf13/cobra"
 )
 
@@ -223,15 +224,5 @@ func inspectRun(opts *InspectOptions) error {
 	return nil
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes formats a byte count the way every report does.
+func humanBytes(n int64) string { return report.HumanBytes(n) }
