@@ -109,6 +109,9 @@ func (m *Model) Save(path string, opts SaveOptions) error {
 const TempPrefix = ".shrink-tmp-"
 
 func writeTemp(dir, base string, fill func(w *bufio.Writer) error) (string, error) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("folder %s does not exist", dir)
+	}
 	f, err := os.CreateTemp(dir, TempPrefix+base+"-*")
 	if err != nil {
 		return "", err
