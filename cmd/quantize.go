@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
@@ -41,6 +42,8 @@ type QuantizeOptions struct {
 	Threads                   int
 	MaxAccuracyDrop           float64
 	MinAgreement              float64
+	MinSQNR                   float64
+	WarnSQNR                  float64
 	JSON                      bool
 }
 
@@ -70,13 +73,16 @@ quantizes weights only and lets the runtime quantize activations.
 
 It then profiles the float and int8 models in ONNX Runtime on this CPU and keeps
 in float the nodes whose int8 kernels are slower (unless --force-int8), and
-with --max-accuracy-drop or --min-agreement returns the most sensitive nodes
-to float until the budget holds (exit 3 when it cannot). The table printed at
+with --max-accuracy-drop, --min-agreement (classifiers) or --min-sqnr
+(detectors, regressors: output SQNR against the float model) returns the
+most sensitive nodes to float until the budget holds (exit 3 when it cannot).
+An output whose SQNR falls below --warn-sqnr (20 dB) is warned about. The table printed at
 the end says, node by node, what runs in int8, with which scale, at what SQNR,
 and why anything stayed float. See docs/quantize.md.`,
 		Example: `  shrink quantize model.onnx -o model.int8.onnx --calib calib.npy
   shrink quantize model.onnx -o q.onnx --calib images/ --resize 256 --crop 224 --calib-method entropy
   shrink quantize model.onnx -o q.onnx --calib x.npy --max-accuracy-drop 0.5 --val-data val.npy --val-labels y.npy
+  shrink quantize det.onnx -o q.onnx --calib x.npy --min-sqnr 20 --val-data val.npy
   shrink quantize bert.onnx -o q.onnx --mode dynamic --preset transformer`,
 		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -117,6 +123,8 @@ and why anything stayed float. See docs/quantize.md.`,
 	fs.IntVar(&opts.Threads, "threads", quantize.DefaultThreads, "ONNX Runtime intra-op threads for calibration, profiling and validation")
 	fs.Float64Var(&opts.MaxAccuracyDrop, "max-accuracy-drop", 0, "accuracy budget in top-1 points on --val-data/--val-labels; sensitive nodes return to float until it holds")
 	fs.Float64Var(&opts.MinAgreement, "min-agreement", 0, "accuracy budget as the share (0..1] of --val-data samples whose top-1 class matches the float model (no labels needed)")
+	fs.Float64Var(&opts.MinSQNR, "min-sqnr", 0, "accuracy budget in dB: every float output of the int8 model must keep at least this SQNR against the float model on --val-data (no labels needed; for detectors and regressors)")
+	fs.Float64Var(&opts.WarnSQNR, "warn-sqnr", quantize.DefaultWarnSQNR, "warn when an output's SQNR against the float model is below this many dB (0: never)")
 	fs.StringVar(&opts.ValData, "val-data", "", "validation inputs for the accuracy budget (same formats and preprocessing as --calib)")
 	fs.StringVar(&opts.ValLabels, "val-labels", "", "labels of --val-data (.npy of integers or one per line)")
 	fs.BoolVar(&opts.JSON, "json", false, "print one JSON document (docs/schemas/quantize.schema.json)")
@@ -154,23 +162,37 @@ func (opts *QuantizeOptions) options() (quantize.Options, error) {
 			return o, err
 		}
 	}
-	budget := opts.MaxAccuracyDrop != 0 || opts.MinAgreement != 0
+	budgets := 0
+	for _, b := range []float64{opts.MaxAccuracyDrop, opts.MinAgreement, opts.MinSQNR} {
+		if b != 0 {
+			budgets++
+		}
+	}
+	budget := budgets > 0
 	switch {
 	case opts.MaxAccuracyDrop < 0:
 		return o, usagef("--max-accuracy-drop %g: must be >= 0", opts.MaxAccuracyDrop)
 	case opts.MinAgreement < 0 || opts.MinAgreement > 1:
 		return o, usagef("--min-agreement %g: want a fraction in (0, 1]", opts.MinAgreement)
-	case opts.MaxAccuracyDrop != 0 && opts.MinAgreement != 0:
-		return o, usagef("give --max-accuracy-drop or --min-agreement, not both")
+	case opts.MinSQNR < 0 || math.IsInf(opts.MinSQNR, 0) || math.IsNaN(opts.MinSQNR):
+		return o, usagef("--min-sqnr %g: want a positive number of dB", opts.MinSQNR)
+	case opts.WarnSQNR < 0 || math.IsInf(opts.WarnSQNR, 0) || math.IsNaN(opts.WarnSQNR):
+		return o, usagef("--warn-sqnr %g: want dB >= 0 (0 turns the warning off)", opts.WarnSQNR)
+	case budgets > 1:
+		return o, usagef("give one of --max-accuracy-drop, --min-agreement and --min-sqnr")
 	case budget && opts.ValData == "":
 		return o, usagef("an accuracy budget needs --val-data")
 	case opts.MaxAccuracyDrop != 0 && opts.ValLabels == "" && !isDir(opts.ValData):
 		return o, usagef("--max-accuracy-drop needs --val-labels (or use --min-agreement)")
 	case !budget && (opts.ValData != "" || opts.ValLabels != ""):
-		return o, usagef("--val-data/--val-labels are only used with --max-accuracy-drop or --min-agreement")
+		return o, usagef("--val-data/--val-labels are only used with --max-accuracy-drop, --min-agreement or --min-sqnr")
 	}
 	if budget {
-		o.Accuracy = &quantize.AccuracyGoal{MaxDrop: opts.MaxAccuracyDrop, MinAgreement: opts.MinAgreement}
+		o.Accuracy = &quantize.AccuracyGoal{MaxDrop: opts.MaxAccuracyDrop, MinAgreement: opts.MinAgreement, MinSQNR: opts.MinSQNR}
+	}
+	o.WarnSQNR = opts.WarnSQNR
+	if o.WarnSQNR == 0 {
+		o.WarnSQNR = -1 // off
 	}
 	return o, nil
 }
@@ -278,7 +300,24 @@ func accuracyFailure(a *quantize.Acc) string {
 		}
 		return fmt.Sprintf("accuracy drop %s points > %g (best model found written; %d tries)", drop, a.Budget, a.Tries)
 	}
-	return fmt.Sprintf("agreement %.4f < %g (best model found written; %d tries)", a.Agreement, a.Budget, a.Tries)
+	if a.Metric == "sqnr" {
+		worst := "?"
+		var low *float64
+		for _, o := range a.Outputs {
+			if o.SQNR != nil && (low == nil || *o.SQNR < *low) {
+				worst, low = o.Name, o.SQNR
+			}
+		}
+		return fmt.Sprintf("output %s SQNR %s dB < %g dB (best model found written; %d tries)", worst, fmtPtr(low, "%.1f"), a.Budget, a.Tries)
+	}
+	return fmt.Sprintf("agreement %s < %g (best model found written; %d tries)", fmtPtr(a.Agreement, "%.4f"), a.Budget, a.Tries)
+}
+
+func fmtPtr(v *float64, format string) string {
+	if v == nil {
+		return "?"
+	}
+	return fmt.Sprintf(format, *v)
 }
 
 func printQuantize(ios *IOStreams, r *QuantizeResult) {
@@ -302,10 +341,13 @@ func printQuantize(ios *IOStreams, r *QuantizeResult) {
 		p("speed      %.3f ms float → %.3f ms int8 = %.2f× (batch %d, %d threads; all-int8 was %.2f×)\n", s.FloatMs, s.Int8Ms, s.Speedup, s.Batch, s.Threads, s.AllInt8Speedup)
 	}
 	if a := rep.Accuracy; a != nil {
-		if a.Metric == "top1" {
+		switch a.Metric {
+		case "top1":
 			p("accuracy   top-1 %.2f%% float, %.2f%% int8 (all-int8 %.2f%%), budget %g points: %s\n", a.Float, a.Int8, a.AllInt8, a.Budget, metWord(a.Met))
-		} else {
-			p("agreement  %.4f with the float model (all-int8 %.4f), budget %g: %s\n", a.Agreement, a.AllInt8, a.Budget, metWord(a.Met))
+		case "sqnr":
+			p("sqnr       lowest output SQNR %s dB on %d validation samples (all-int8 %.1f dB), budget %g dB: %s\n", fmtPtr(a.SQNR, "%.1f"), a.Samples, a.AllInt8, a.Budget, metWord(a.Met))
+		default:
+			p("agreement  %s with the float model (all-int8 %.4f), budget %g: %s\n", fmtPtr(a.Agreement, "%.4f"), a.AllInt8, a.Budget, metWord(a.Met))
 		}
 	}
 	for _, o := range rep.Outputs {

@@ -132,6 +132,10 @@ func TestQuantizeCLIUsageErrors(t *testing.T) {
 		{"--calib", calib, "--min-agreement", "2", "--val-data", calib},
 		{"--calib", calib, "--max-accuracy-drop", "1"}, // no --val-data
 		{"--calib", calib, "--format", "onnx"},
+		{"--calib", calib, "--min-sqnr", "-3", "--val-data", calib},
+		{"--calib", calib, "--min-sqnr", "20", "--min-agreement", "0.9", "--val-data", calib},
+		{"--calib", calib, "--min-sqnr", "20"}, // no --val-data
+		{"--calib", calib, "--warn-sqnr", "-1"},
 		{"--calib", calib, "--bogus-flag"},
 	} {
 		_, stderr, code := runCLI(t, false, append([]string{"quantize", model, "-o", out, "-q"}, args...)...)
@@ -261,5 +265,92 @@ func TestQuantizeCLIDynamicNeedsNoCalibration(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("%d DynamicQuantizeMatMul: %v", n, m.Graph().OpHistogram())
+	}
+}
+
+// --min-sqnr returns sensitive nodes to float until the logits' SQNR on
+// unlabeled validation data reaches the budget; an unreachable budget exits
+// 3 and still writes the best model found.
+func TestQuantizeCLIMinSQNR(t *testing.T) {
+	dir, vdir := t.TempDir(), t.TempDir()
+	model, _ := fixture(t, "mnist_cnn")
+	calib := calibNpy(t, dir, 128, 0.7) // under-estimated ranges
+	val := calibNpy(t, vdir, 1000, 1)
+	out := filepath.Join(dir, "q.onnx")
+	stdout, stderr, code := runCLI(t, false, "quantize", model, "-o", out, "--calib", calib, "--min-sqnr", "25", "--val-data", val, "--json", "-q", "--force-int8")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if err := schemacheck.Validate("quantize.schema.json", []byte(stdout)); err != nil {
+		t.Fatal(err)
+	}
+	var r quantize.Report
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	a := r.Accuracy
+	if a == nil || a.Metric != "sqnr" || !a.Met || a.SQNR == nil || *a.SQNR < 25 || a.AllInt8 >= 25 || a.Samples != 1000 || len(r.Reverted) == 0 {
+		t.Fatalf("accuracy %+v, reverted %v", a, r.Reverted)
+	}
+	for _, rv := range r.Reverted {
+		if rv.Stage != "accuracy" || !strings.HasPrefix(rv.Reason, "output SQNR budget") {
+			t.Errorf("revert %+v", rv)
+		}
+	}
+
+	out2 := filepath.Join(dir, "q2.onnx")
+	stdout, stderr, code = runCLI(t, false, "quantize", model, "-o", out2, "--calib", calib, "--min-sqnr", "150", "--val-data", val, "--force-int8")
+	if code != ExitGate {
+		t.Fatalf("exit %d, want 3: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "gate failed: output logits SQNR") || !strings.Contains(stdout, "budget 150 dB: NOT MET") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	if _, err := onnxio.Load(out2); err != nil {
+		t.Fatalf("model not written: %v", err)
+	}
+}
+
+// An output whose SQNR is below --warn-sqnr (default 20 dB) is warned about
+// on stderr even with -q, and in the JSON's warnings; --warn-sqnr 0 turns
+// it off.
+func TestQuantizeCLILowSQNRWarning(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_mlp")
+	calib := calibNpy(t, dir, 128, 1)
+	for _, c := range []struct {
+		args []string
+		warn bool
+		thr  any
+	}{
+		{[]string{"--percentile", "60"}, true, 20.0}, // a deliberately bad calibration
+		{[]string{"--percentile", "60", "--warn-sqnr", "0"}, false, nil},
+		{nil, false, 20.0},
+	} {
+		out := filepath.Join(dir, "q.onnx")
+		args := append([]string{"quantize", model, "-o", out, "--calib", calib, "--json", "-q", "--force", "--force-int8"}, c.args...)
+		stdout, stderr, code := runCLI(t, false, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, stderr)
+		}
+		if err := schemacheck.Validate("quantize.schema.json", []byte(stdout)); err != nil {
+			t.Fatal(err)
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		ws := r["warnings"].([]any)
+		got := strings.Contains(stderr, `warning: output "logits" keeps only`)
+		if got != c.warn || (len(ws) > 0) != c.warn || r["warn_sqnr_db"] != c.thr {
+			t.Fatalf("%v: stderr %q, warnings %v, threshold %v", c.args, stderr, ws, r["warn_sqnr_db"])
+		}
+		if c.warn {
+			for _, s := range []string{"dB SQNR", "--min-sqnr", "--exclude", "shrink compare"} {
+				if !strings.Contains(stderr, s) || !strings.Contains(ws[0].(string), s) {
+					t.Errorf("warning lacks %q: %s", s, stderr)
+				}
+			}
+		}
 	}
 }

@@ -95,7 +95,7 @@ func TestAgreementBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := rep.Accuracy
-	if a.Metric != "agreement" || !a.Met || a.Agreement < 0.99 || a.Samples != 1000 {
+	if a.Metric != "agreement" || !a.Met || a.Agreement == nil || *a.Agreement < 0.99 || a.Samples != 1000 {
 		t.Fatalf("%+v", *a)
 	}
 	// Without labels a budget in points is refused.

@@ -109,6 +109,9 @@ func (q *quantizer) explain(ctx context.Context, v *variant, rep *Report, sample
 	}
 	in := sample
 	for _, t := range sample {
+		if len(t.Shape) > 0 {
+			rep.sqnrSamples = int(min(t.Shape[0], explainSamples))
+		}
 		if len(t.Shape) > 0 && t.Shape[0] > explainSamples {
 			b, err := truncateBatch(batchOf(sample), explainSamples)
 			if err != nil {

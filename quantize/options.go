@@ -62,6 +62,9 @@ const (
 	DefaultChunkTensors = 64
 	DefaultChunkBytes   = 256 << 20
 	DefaultThreads      = 2
+	// DefaultWarnSQNR is the output SQNR, in dB against the float model,
+	// below which Quantize adds a warning to the report.
+	DefaultWarnSQNR = 20.0
 )
 
 // DefaultOpTypes are the op types quantized when Options.OpTypes is empty.
@@ -126,17 +129,26 @@ type Options struct {
 	// sensitive first, until the accuracy budget holds.
 	Accuracy *AccuracyGoal
 
+	// WarnSQNR is the output SQNR (dB, against the float model, on the
+	// first calibration batch) below which the report carries a warning
+	// naming the output (default DefaultWarnSQNR; negative: no warning).
+	WarnSQNR float64
+
 	// Progress receives progress events (nil: none).
 	Progress progress.Reporter
 }
 
-// AccuracyGoal is the budget of the accuracy-aware mode: either MaxDrop
-// (top-1 points, needs labels in Val) or MinAgreement (share of samples
-// whose top-1 class matches the float model; no labels needed).
+// AccuracyGoal is the budget of the accuracy-aware mode, exactly one of:
+// MaxDrop (top-1 points, needs labels in Val), MinAgreement (share of
+// samples whose top-1 class matches the float model; no labels needed), or
+// MinSQNR (dB: the SQNR of every float32 output of the quantized model
+// against the float one over all of Val must be at least this; no labels
+// needed; for detectors, regressors and other non-classifiers).
 type AccuracyGoal struct {
 	Val          dataset.Source
 	MaxDrop      float64
 	MinAgreement float64
+	MinSQNR      float64
 	// SensitivitySamples bounds the samples used to rank nodes (default
 	// 256).
 	SensitivitySamples int
@@ -242,8 +254,14 @@ func (o Options) withDefaults() (Options, error) {
 		if a.Val == nil {
 			return o, optErr("the accuracy budget needs validation data")
 		}
-		if (a.MaxDrop > 0) == (a.MinAgreement > 0) {
-			return o, optErr("give exactly one of a maximum accuracy drop and a minimum agreement")
+		if a.MaxDrop < 0 || a.MinAgreement < 0 || a.MinSQNR < 0 || math.IsNaN(a.MaxDrop+a.MinAgreement+a.MinSQNR) {
+			return o, optErr("accuracy budgets must be positive")
+		}
+		if b2i(a.MaxDrop > 0)+b2i(a.MinAgreement > 0)+b2i(a.MinSQNR > 0) != 1 {
+			return o, optErr("give exactly one of a maximum accuracy drop, a minimum agreement and a minimum output SQNR")
+		}
+		if math.IsInf(a.MinSQNR, 0) {
+			return o, optErr("minimum output SQNR must be finite")
 		}
 		if a.MinAgreement > 1 {
 			return o, optErr("minimum agreement is a fraction in (0, 1], got %g", a.MinAgreement)
@@ -253,6 +271,12 @@ func (o Options) withDefaults() (Options, error) {
 			a2.SensitivitySamples = 256
 			o.Accuracy = &a2
 		}
+	}
+	if o.WarnSQNR == 0 {
+		o.WarnSQNR = DefaultWarnSQNR
+	}
+	if math.IsNaN(o.WarnSQNR) {
+		return o, optErr("the SQNR warning threshold is NaN")
 	}
 	o.Progress = progress.Or(o.Progress)
 	return o, nil

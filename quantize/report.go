@@ -36,9 +36,13 @@ type Report struct {
 	Reverted       []Revert         `json:"reverted"`
 	Ops            []onnxio.OpCount `json:"ops"`
 	Warnings       []string         `json:"warnings"`
-	Notes          []string         `json:"notes"`
+	// WarnSQNR is the output SQNR threshold of the warnings (nil: off).
+	WarnSQNR *float64 `json:"warn_sqnr_db"`
+	Notes    []string `json:"notes"`
 
 	sensitivity map[int]float64
+	// sqnrSamples is how many samples Outputs' SQNR was measured on.
+	sqnrSamples int
 }
 
 // Calib describes the calibration run.
@@ -136,17 +140,25 @@ type Speed struct {
 
 // Acc is the accuracy-aware result.
 type Acc struct {
-	// Metric is "top1" (with MaxDrop) or "agreement" (with MinAgreement).
-	Metric  string  `json:"metric"`
-	Samples int     `json:"samples"`
-	Float   float64 `json:"float"`
-	Int8    float64 `json:"int8"`
+	// Metric is "top1" (with MaxDrop), "agreement" (with MinAgreement) or
+	// "sqnr" (with MinSQNR).
+	Metric  string `json:"metric"`
+	Samples int    `json:"samples"`
+	// Float and Int8 are the metric of the float model (100·top-1, 1, or
+	// 999 dB for sqnr: the SQNR of identical outputs) and of the model
+	// returned.
+	Float float64 `json:"float"`
+	Int8  float64 `json:"int8"`
 	// Drop is Float-Int8 in points (top1) and Agreement the share of
-	// samples whose top-1 class matches the float model.
+	// samples whose top-1 class matches the float model (nil for sqnr).
 	Drop      *float64 `json:"drop_points"`
-	Agreement float64  `json:"agreement"`
-	Budget    float64  `json:"budget"`
-	Met       bool     `json:"met"`
+	Agreement *float64 `json:"agreement"`
+	// SQNR is the lowest SQNR over the float32 outputs (sqnr metric; nil
+	// otherwise) and Outputs each output's SQNR, over all of Val.
+	SQNR    *float64 `json:"sqnr_db"`
+	Outputs []Out    `json:"outputs"`
+	Budget  float64  `json:"budget"`
+	Met     bool     `json:"met"`
 	// AllInt8 is the metric before any accuracy-driven revert.
 	AllInt8 float64 `json:"all_int8"`
 	Tries   int     `json:"tries"`

@@ -58,10 +58,14 @@ func (q *quantizer) run(ctx context.Context) (*onnxio.Model, *Report, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := q.retime(ctx, v, rep, sample); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := q.explain(ctx, v, rep, sample, prof); err != nil {
 		return nil, nil, err
 	}
+	q.warnLowSQNR(rep)
 	if v.b.holds > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("held %d float→int8 boundary(ies) after a float MaxPool with a Shape reader, so ORT does not move the QuantizeLinear up and run the MaxPool in slow NCHW uint8", v.b.holds))
 	}
@@ -69,12 +73,58 @@ func (q *quantizer) run(ctx context.Context) (*onnxio.Model, *Report, error) {
 		w := fmt.Sprintf("THE QUANTIZED MODEL IS SLOWER THAN THE FLOAT ONE ON THIS CPU: %.3f ms vs %.3f ms (%.2f×) at batch %d with %d threads",
 			rep.Speed.Int8Ms, rep.Speed.FloatMs, rep.Speed.Speedup, rep.Speed.Batch, rep.Speed.Threads)
 		rep.Warnings = append(rep.Warnings, w)
-		prog.Log("warning: " + w)
 	}
 	for k, val := range rep.metadata() {
 		v.m.SetMetadata(k, val)
 	}
 	return v.m, rep, nil
+}
+
+// retime measures the speed of the model written again when the
+// accuracy-aware step returned nodes to float after the speed step, so
+// that Report.Speed describes the model written.
+func (q *quantizer) retime(ctx context.Context, v *variant, rep *Report, sample map[string]*onnxio.Tensor) error {
+	if rep.Speed == nil || sample == nil {
+		return nil
+	}
+	n := 0
+	for _, r := range rep.Reverted {
+		if r.Stage == "accuracy" {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	t, err := timeModels(ctx, []*onnxio.Model{q.m, v.m}, sample, q.o.Threads)
+	if err != nil {
+		return fmt.Errorf("timing: %w", err)
+	}
+	sp := rep.Speed
+	sp.FloatMs, sp.Int8Ms, sp.Speedup, sp.Runs = t.Median[0], t.Median[1], t.Ratio[1], t.Runs
+	sp.Slower = sp.Speedup < 1
+	rep.Notes = append(rep.Notes, fmt.Sprintf("speed timed again after %d accuracy-driven revert(s): %.2f×", n, sp.Speedup))
+	return nil
+}
+
+// warnLowSQNR adds a warning for each graph output whose SQNR against the
+// float model is below Options.WarnSQNR.
+func (q *quantizer) warnLowSQNR(rep *Report) {
+	if q.o.WarnSQNR < 0 {
+		return
+	}
+	thr := q.o.WarnSQNR
+	rep.WarnSQNR = &thr
+	for _, o := range rep.Outputs {
+		if o.SQNR == nil || *o.SQNR >= thr {
+			continue
+		}
+		w := fmt.Sprintf("output %q keeps only %.1f dB SQNR against the float model (below %g dB; on %d calibration sample(s)): "+
+			"check it on real data with `shrink compare`; return the most sensitive nodes to float with --min-sqnr DB "+
+			"(or --max-accuracy-drop / --min-agreement for a classifier) and --val-data; or keep the layers whose SQNR "+
+			"column falls first in float with --exclude NAME", o.Name, *o.SQNR, thr, rep.sqnrSamples)
+		rep.Warnings = append(rep.Warnings, w)
+	}
 }
 
 // nothingToQuantize explains why no node can be quantized.
@@ -289,13 +339,40 @@ func (q *quantizer) accuracyAware(ctx context.Context, v *variant, float map[int
 	a := q.o.Accuracy
 	prog := q.o.Progress
 	metric, budget := "top1", a.MaxDrop
-	if a.MinAgreement > 0 {
+	revertWhy := "accuracy: the most sensitive node left (model output SQNR %.1f dB with only it in int8)"
+	switch {
+	case a.MinAgreement > 0:
 		metric, budget = "agreement", a.MinAgreement
+	case a.MinSQNR > 0:
+		metric, budget = "sqnr", a.MinSQNR
+		revertWhy = "output SQNR budget: the most sensitive node left (model output SQNR %.1f dB with only it in int8)"
+	}
+	var sq *sqnrEval
+	if metric == "sqnr" {
+		sq = &sqnrEval{ref: q.m, val: a.Val, threads: q.o.Threads}
+		defer sq.close()
 	}
 	// measure returns the accuracy figures of m, whether the budget holds
 	// and a score (higher is better).
 	measure := func(m *onnxio.Model) (Acc, float64, error) {
-		r := Acc{Metric: metric, Budget: budget}
+		r := Acc{Metric: metric, Budget: budget, Outputs: []Out{}}
+		if sq != nil {
+			outs, n, err := sq.measure(ctx, m)
+			if err != nil {
+				return r, 0, fmt.Errorf("validation: %w", err)
+			}
+			worst := math.Inf(1)
+			for _, o := range outs {
+				if o.SQNR != nil {
+					worst = min(worst, *o.SQNR)
+				}
+			}
+			r.Samples, r.Outputs = n, outs
+			r.SQNR = f64(worst)
+			r.Float, r.Int8 = 999, min(worst, 999)
+			r.Met = worst >= budget
+			return r, worst, nil
+		}
 		if err := a.Val.Reset(); err != nil {
 			return r, 0, err
 		}
@@ -305,7 +382,8 @@ func (q *quantizer) accuracyAware(ctx context.Context, v *variant, float map[int
 		}
 		c := ev.Candidates[0]
 		r.Samples = ev.Samples
-		r.Agreement = c.Fidelity.Agreement
+		agree := c.Fidelity.Agreement
+		r.Agreement = f64(agree)
 		if metric == "top1" {
 			if !ev.Labels {
 				return r, 0, optErr("an accuracy budget in points needs labels for the validation data (or use a minimum agreement)")
@@ -316,9 +394,9 @@ func (q *quantizer) accuracyAware(ctx context.Context, v *variant, float map[int
 			r.Met = c.AccuracyDrop <= budget
 			return r, -c.AccuracyDrop, nil
 		}
-		r.Float, r.Int8 = 1, r.Agreement
-		r.Met = r.Agreement >= budget
-		return r, r.Agreement, nil
+		r.Float, r.Int8 = 1, agree
+		r.Met = agree >= budget
+		return r, agree, nil
 	}
 	prog.Start("measuring accuracy", 0)
 	first, score, err := measure(v.m)
@@ -346,7 +424,7 @@ func (q *quantizer) accuracyAware(ctx context.Context, v *variant, float map[int
 	f := copyMap(float)
 	for k := 0; k < len(cands)-1; k++ {
 		i := cands[k]
-		f[i] = fmt.Sprintf("accuracy: the most sensitive node left (model output SQNR %.1f dB with only it in int8)", sens[i])
+		f[i] = fmt.Sprintf(revertWhy, sens[i])
 		vk, err := q.build(f)
 		if err != nil {
 			prog.Done()
@@ -508,4 +586,115 @@ func sqnrSums(a, b *onnxio.Tensor) (sig, noise float64) {
 		return sig, math.Inf(1)
 	}
 	return sig, noise
+}
+
+// sqnrEval measures the SQNR of each float32 output of a model against the
+// reference model over all of val. The reference outputs are computed once
+// and kept while they fit in sqnrCacheBytes; beyond that the reference
+// session stays open and is run again for each model measured.
+type sqnrEval struct {
+	ref     *onnxio.Model
+	val     dataset.Source
+	threads int
+
+	refSess *ort.Session
+	cache   [][]*onnxio.Tensor
+	cached  bool // cache holds every batch's reference outputs
+	names   []string
+}
+
+// sqnrCacheBytes bounds the reference outputs kept in memory.
+var sqnrCacheBytes int64 = 256 << 20
+
+func (e *sqnrEval) close() {
+	if e.refSess != nil {
+		e.refSess.Close()
+	}
+}
+
+// measure returns each graph output's SQNR (nil for outputs that are not
+// float32) and the number of samples.
+func (e *sqnrEval) measure(ctx context.Context, m *onnxio.Model) ([]Out, int, error) {
+	if e.refSess == nil && !e.cached {
+		s, err := ort.NewSession(e.ref, ort.Options{IntraOpThreads: e.threads})
+		if err != nil {
+			return nil, 0, fmt.Errorf("float model: %w", err)
+		}
+		e.refSess = s
+		for _, o := range e.ref.Proto.Graph.Output {
+			e.names = append(e.names, o.GetName())
+		}
+	}
+	s, err := ort.NewSession(m, ort.Options{IntraOpThreads: e.threads})
+	if err != nil {
+		return nil, 0, fmt.Errorf("quantized model: %w", err)
+	}
+	defer s.Close()
+	if err := e.val.Reset(); err != nil {
+		return nil, 0, err
+	}
+	sig := make([]float64, len(e.names))
+	noise := make([]float64, len(e.names))
+	isFloat := make([]bool, len(e.names))
+	fill := !e.cached
+	var cache [][]*onnxio.Tensor
+	var bytes int64
+	n := 0
+	for bi := 0; ; bi++ {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		b, err := e.val.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		var ref []*onnxio.Tensor
+		if e.cached {
+			ref = e.cache[bi]
+		} else if ref, err = e.refSess.Run(b.Inputs); err != nil {
+			return nil, 0, fmt.Errorf("float model: %w", err)
+		}
+		got, err := s.Run(b.Inputs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("quantized model: %w", err)
+		}
+		for k := range e.names {
+			if _, ok := ref[k].Data.([]float32); ok {
+				isFloat[k] = true
+			}
+			a, z := sqnrSums(ref[k], got[k])
+			sig[k] += a
+			noise[k] += z
+		}
+		if fill {
+			for _, t := range ref {
+				bytes += t.DType.RawBytes(t.Len())
+			}
+			if bytes <= sqnrCacheBytes {
+				cache = append(cache, ref)
+			} else {
+				fill, cache = false, nil
+			}
+		}
+		n += b.N
+	}
+	if n == 0 {
+		return nil, 0, errors.New("validation data is empty")
+	}
+	if fill {
+		e.cache, e.cached = cache, true
+		e.refSess.Close()
+		e.refSess = nil
+	}
+	out := make([]Out, len(e.names))
+	for k, name := range e.names {
+		out[k] = Out{Name: name}
+		if isFloat[k] {
+			out[k].SQNR = f64(sqnrDB(sig[k], noise[k]))
+		}
+	}
+	return out, n, e.val.Reset()
 }
