@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shrinkml/shrink/dataset"
 	"github.com/shrinkml/shrink/internal/schemacheck"
 	"github.com/shrinkml/shrink/onnxio"
 )
@@ -229,4 +230,31 @@ func TestInspectPPOCRConstantWeights(t *testing.T) {
 		t.Fatalf("inspect counts %d parameters in %d constants; the protobuf holds %d in %d", r.Parameters.Count, r.Parameters.Constants, want, constants)
 	}
 	t.Logf("PP-OCRv4 det: %d parameters in %d Constant nodes and %d initializers", r.Parameters.Count, r.Parameters.Constants, r.Parameters.Initializers)
+}
+
+func TestProviderSelection(t *testing.T) {
+	dir := t.TempDir()
+	x, _ := onnxio.NewTensor("x", []int64{4, 1, 28, 28}, make([]float32, 4*28*28))
+	p := filepath.Join(dir, "x.npy")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dataset.WriteNpy(f, x); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	model := filepath.Join("..", "testdata", "mnist_cnn.onnx")
+	// The CPU library from npm has no CUDA provider: a clear one-line error.
+	_, errs, code := runCLI(t, false, "eval", model, "--data", p, "--provider", "cuda")
+	if code != 1 || !strings.Contains(errs, "no cuda provider") || strings.Count(errs, "\n") != 1 {
+		t.Errorf("--provider cuda: exit %d, %q", code, errs)
+	}
+	_, errs, code = runCLI(t, false, "eval", model, "--data", p, "--provider", "gpu")
+	if code != 2 || !strings.Contains(errs, "--provider") {
+		t.Errorf("--provider gpu: exit %d, %q", code, errs)
+	}
+	if _, errs, code = runCLI(t, false, "eval", model, "--data", p, "--provider", "cpu"); code != 0 {
+		t.Errorf("--provider cpu: exit %d, %q", code, errs)
+	}
 }

@@ -161,7 +161,7 @@ func compareRun(ctx context.Context, opts *CompareOptions) error {
 	}
 	defer src.Close()
 	ev, err := validate.Run(ctx, subjects, src, validate.Options{
-		Metric: metric, Threads: opts.Timing.Threads, Warmup: opts.Timing.Warmup, Runs: opts.Timing.Runs, Progress: newProgress(opts.IO),
+		Metric: metric, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: opts.Timing.Runs, Progress: newProgress(opts.IO),
 	})
 	if err != nil {
 		return err

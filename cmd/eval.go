@@ -82,13 +82,15 @@ func (d *DataOptions) open(m *onnxio.Model) (dataset.Source, error) {
 
 // TimingOptions are the latency flags.
 type TimingOptions struct {
-	Threads int
-	Runs    int
-	Warmup  int
+	Threads  int
+	Provider string
+	Runs     int
+	Warmup   int
 }
 
 func addTimingFlags(fs *pflag.FlagSet, t *TimingOptions, what string) {
 	fs.IntVar(&t.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: its default, one per physical core)")
+	fs.StringVar(&t.Provider, "provider", "cpu", "ONNX Runtime execution provider: cpu, cuda or tensorrt (shrink doctor lists those the library has)")
 	fs.IntVar(&t.Runs, "runs", 100, "timed runs per model on the first batch"+what)
 	fs.IntVar(&t.Warmup, "warmup", 10, "untimed runs per model before timing")
 }
@@ -96,6 +98,11 @@ func addTimingFlags(fs *pflag.FlagSet, t *TimingOptions, what string) {
 func (t *TimingOptions) check() error {
 	if t.Threads < 0 {
 		return usagef("--threads %d: must be >= 0", t.Threads)
+	}
+	switch t.Provider {
+	case "cpu", "cuda", "tensorrt":
+	default:
+		return usagef("--provider %q: want cpu, cuda or tensorrt", t.Provider)
 	}
 	if t.Runs < 0 {
 		return usagef("--runs %d: must be >= 0", t.Runs)
@@ -193,10 +200,10 @@ func evalRun(ctx context.Context, opts *EvalOptions) error {
 		runs = opts.Timing.Runs
 	}
 	ev, err := validate.Run(ctx, []validate.Subject{{Name: filepath.Base(opts.Model), Path: opts.Model, Model: m}}, src, validate.Options{
-		Metric: metric, Threads: opts.Timing.Threads, Warmup: opts.Timing.Warmup, Runs: runs, Progress: newProgress(opts.IO),
+		Metric: metric, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: runs, Progress: newProgress(opts.IO),
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", opts.Model, err)
+		return err // validate's errors name the model
 	}
 	doc := report.NewEval(ev, report.Meta{Tool: "shrink " + Version, Data: opts.Data.Path, Labels: opts.Data.Labels})
 	if opts.JSON {

@@ -42,6 +42,9 @@ type Options struct {
 	Output string
 	// Threads is ONNX Runtime's intra-op thread count (0: its default).
 	Threads int
+	// Provider is the ONNX Runtime execution provider: "cpu" (default),
+	// "cuda" or "tensorrt".
+	Provider string
 	// Warmup untimed and Runs timed runs per model on the first batch;
 	// Runs 0 skips latency.
 	Warmup, Runs int
@@ -151,7 +154,7 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 			}
 			out = m.Model.Proto.Graph.Output[0].GetName()
 		}
-		s, err := ort.NewSession(m.Model, ort.Options{IntraOpThreads: opts.Threads, Outputs: []string{out}})
+		s, err := ort.NewSession(m.Model, ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, Outputs: []string{out}})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name, err)
 		}

@@ -259,6 +259,20 @@ func sessionOptions(o Options) (*ort.SessionOptions, error) {
 // ErrProvider is wrapped by errors about unavailable execution providers.
 var ErrProvider = errors.New("execution provider not available")
 
+// providerErr shortens ORT's message about a provider it cannot load to
+// the part a user can act on.
+func providerErr(name string, err error) error {
+	msg := cleanErr(err)
+	if i := strings.Index(msg, "Failed to load library "); i >= 0 {
+		lib := msg[i+len("Failed to load library "):]
+		if j := strings.Index(lib, " with error"); j >= 0 {
+			lib = lib[:j]
+		}
+		msg = fmt.Sprintf("the ONNX Runtime library has no %s provider (%s not found); use a GPU build of ONNX Runtime %s with --ort-lib", name, filepath.Base(lib), LibVersion)
+	}
+	return fmt.Errorf("%w: %s: %s", ErrProvider, name, msg)
+}
+
 func appendProvider(opts *ort.SessionOptions, p string) error {
 	switch p {
 	case "", "cpu":
@@ -267,27 +281,27 @@ func appendProvider(opts *ort.SessionOptions, p string) error {
 		// Never pass nil options: onnxruntime_go crashes on them.
 		co, err := ort.NewCUDAProviderOptions()
 		if err != nil {
-			return fmt.Errorf("%w: cuda: %s", ErrProvider, cleanErr(err))
+			return providerErr("cuda", err)
 		}
 		defer co.Destroy()
 		if err := co.Update(map[string]string{"device_id": "0"}); err != nil {
-			return fmt.Errorf("%w: cuda: %s", ErrProvider, cleanErr(err))
+			return providerErr("cuda", err)
 		}
 		if err := opts.AppendExecutionProviderCUDA(co); err != nil {
-			return fmt.Errorf("%w: cuda: %s", ErrProvider, cleanErr(err))
+			return providerErr("cuda", err)
 		}
 		return nil
 	case "tensorrt":
 		to, err := ort.NewTensorRTProviderOptions()
 		if err != nil {
-			return fmt.Errorf("%w: tensorrt: %s", ErrProvider, cleanErr(err))
+			return providerErr("tensorrt", err)
 		}
 		defer to.Destroy()
 		if err := to.Update(map[string]string{"device_id": "0"}); err != nil {
-			return fmt.Errorf("%w: tensorrt: %s", ErrProvider, cleanErr(err))
+			return providerErr("tensorrt", err)
 		}
 		if err := opts.AppendExecutionProviderTensorRT(to); err != nil {
-			return fmt.Errorf("%w: tensorrt: %s", ErrProvider, cleanErr(err))
+			return providerErr("tensorrt", err)
 		}
 		return nil
 	}
