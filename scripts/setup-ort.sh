@@ -14,6 +14,12 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/shrink"
 
 check() { [ -f "$1" ] && echo "$SHA256  $1" | sha256sum -c --status -; }
 
+if ! check "$lib" && check "$cache/libonnxruntime.so.$VERSION"; then
+	# Installed before (another checkout): no download needed.
+	mkdir -p "$root/lib"
+	cp "$cache/libonnxruntime.so.$VERSION" "$lib.tmp"
+	mv "$lib.tmp" "$lib"
+fi
 if ! check "$lib"; then
 	case "$(uname -s)/$(uname -m)" in
 	Linux/x86_64) ;;
