@@ -145,6 +145,7 @@ type Settings struct {
 	Metric    *string `json:"metric"`
 	BatchSize int     `json:"batch_size"`
 	Threads   int     `json:"threads"`
+	Provider  string  `json:"provider"`
 	Warmup    int     `json:"warmup"`
 	Runs      int     `json:"runs"`
 }
@@ -232,7 +233,7 @@ func NewEval(ev *validate.Evaluation, meta Meta) *Eval {
 func NewCompare(ev *validate.Evaluation, gates []validate.GateResult, meta Meta) *Compare {
 	d := &Compare{
 		Schema: CompareSchema, Tool: meta.Tool, Data: data(ev, meta),
-		Settings: Settings{BatchSize: ev.BatchSize, Threads: ev.Threads, Warmup: ev.Warmup, Runs: ev.Runs},
+		Settings: Settings{BatchSize: ev.BatchSize, Threads: ev.Threads, Provider: providerName(ev.Provider), Warmup: ev.Warmup, Runs: ev.Runs},
 		Baseline: model(ev.Models[0]), Candidates: []Candidate{}, Gates: []Gate{}, Passed: true,
 		ElapsedS: ev.Elapsed.Seconds(),
 	}
@@ -280,4 +281,13 @@ func JSON(v any) ([]byte, error) {
 // unless force is set.
 func WriteFile(path string, b []byte, force bool) error {
 	return onnxio.WriteFileAtomic(filepath.Clean(path), b, force)
+}
+
+// providerName is the execution provider a report names ("cpu" when the
+// evaluation did not say).
+func providerName(p string) string {
+	if p == "" {
+		return "cpu"
+	}
+	return p
 }

@@ -100,6 +100,7 @@ type Evaluation struct {
 	Labels     bool
 	Metric     Metric // "" when the data has no labels
 	Threads    int
+	Provider   string
 	Warmup     int
 	Runs       int
 	Models     []ModelResult
@@ -161,7 +162,11 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 		st[i] = &subjectState{sess: s, output: out}
 	}
 
-	ev := &Evaluation{Threads: opts.Threads, Warmup: opts.Warmup, Runs: opts.Runs, Metric: opts.Metric}
+	provider := opts.Provider
+	if provider == "" {
+		provider = "cpu"
+	}
+	ev := &Evaluation{Threads: opts.Threads, Provider: provider, Warmup: opts.Warmup, Runs: opts.Runs, Metric: opts.Metric}
 	fid := make([]Fidelity, len(models)-1)
 	var first map[string]*onnxio.Tensor
 	rep.Start("evaluate", int64(src.Len()))
