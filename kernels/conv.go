@@ -3,7 +3,8 @@ package kernels
 import "fmt"
 
 // ConvGeom is the geometry of a 2-D convolution over one image in NCHW
-// layout, as ONNX Conv describes it.
+// layout, as ONNX Conv describes it: the 2-D case of ConvGeomND, with the
+// same loops behind Im2Col/Col2Im and Im2ColND/Col2ImND.
 type ConvGeom struct {
 	Channels, Height, Width int // input channels and spatial size
 	KernelH, KernelW        int
@@ -82,36 +83,8 @@ func Im2Col(dst, src []float32, g ConvGeom) error {
 	if err := g.check(len(src), len(dst)); err != nil {
 		return err
 	}
-	oh, ow := g.OutSize()
-	sh, sw, dh, dw := one(g.StrideH), one(g.StrideW), one(g.DilationH), one(g.DilationW)
-	row := 0
-	for c := 0; c < g.Channels; c++ {
-		img := src[c*g.Height*g.Width : (c+1)*g.Height*g.Width]
-		for kh := 0; kh < g.KernelH; kh++ {
-			for kw := 0; kw < g.KernelW; kw++ {
-				out := dst[row*oh*ow : (row+1)*oh*ow]
-				row++
-				for y := 0; y < oh; y++ {
-					o := out[y*ow : (y+1)*ow]
-					ih := y*sh - g.PadTop + kh*dh
-					if ih < 0 || ih >= g.Height {
-						clear(o)
-						continue
-					}
-					in := img[ih*g.Width : (ih+1)*g.Width]
-					iw := kw*dw - g.PadLeft
-					for x := range o {
-						if iw >= 0 && iw < g.Width {
-							o[x] = in[iw]
-						} else {
-							o[x] = 0
-						}
-						iw += sw
-					}
-				}
-			}
-		}
-	}
+	r := g.geom3()
+	im2col3(dst, r.os, src, &r)
 	return nil
 }
 
@@ -128,31 +101,36 @@ func Col2Im(dst, src []float32, g ConvGeom) error {
 	if err := g.check(len(dst), len(src)); err != nil {
 		return err
 	}
-	oh, ow := g.OutSize()
-	sh, sw, dh, dw := one(g.StrideH), one(g.StrideW), one(g.DilationH), one(g.DilationW)
-	row := 0
-	for c := 0; c < g.Channels; c++ {
-		img := dst[c*g.Height*g.Width : (c+1)*g.Height*g.Width]
-		for kh := 0; kh < g.KernelH; kh++ {
-			for kw := 0; kw < g.KernelW; kw++ {
-				col := src[row*oh*ow : (row+1)*oh*ow]
-				row++
-				for y := 0; y < oh; y++ {
-					ih := y*sh - g.PadTop + kh*dh
-					if ih < 0 || ih >= g.Height {
-						continue
-					}
-					in := img[ih*g.Width : (ih+1)*g.Width]
-					iw := kw*dw - g.PadLeft
-					for _, v := range col[y*ow : (y+1)*ow] {
-						if iw >= 0 && iw < g.Width {
-							in[iw] += v
-						}
-						iw += sw
-					}
-				}
-			}
-		}
-	}
+	r := g.geom3()
+	col2im3(dst, src, r.os, &r)
 	return nil
+}
+
+// ND returns g as a ConvGeomND with two spatial dimensions.
+func (g ConvGeom) ND() ConvGeomND {
+	return ConvGeomND{
+		Channels: g.Channels,
+		In:       []int{g.Height, g.Width},
+		Kernel:   []int{g.KernelH, g.KernelW},
+		Stride:   []int{g.StrideH, g.StrideW},
+		Dilation: []int{g.DilationH, g.DilationW},
+		PadBegin: []int{g.PadTop, g.PadLeft},
+		PadEnd:   []int{g.PadBottom, g.PadRight},
+	}
+}
+
+// geom3 returns validated 2-D geometry in the form the shared N-d loops
+// (convnd.go) take, without allocating.
+func (g ConvGeom) geom3() geom3 {
+	oh, ow := g.OutSize()
+	r := geom3{c: g.Channels,
+		in:  [3]int{1, g.Height, g.Width},
+		out: [3]int{1, oh, ow},
+		k:   [3]int{1, g.KernelH, g.KernelW},
+		s:   [3]int{1, one(g.StrideH), one(g.StrideW)},
+		d:   [3]int{1, one(g.DilationH), one(g.DilationW)},
+		p:   [3]int{0, g.PadTop, g.PadLeft},
+	}
+	r.is, r.os, r.kk = g.Height*g.Width, oh*ow, g.KernelH*g.KernelW
+	return r
 }

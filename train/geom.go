@@ -1,6 +1,11 @@
 package train
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+
+	"github.com/shrinkml/shrink/kernels"
+)
 
 // window is the geometry of a convolution or pooling window over up to
 // three spatial dimensions. Inputs with fewer spatial dimensions are seen
@@ -114,116 +119,40 @@ func (a windowAttrs) geometry(spatial []int, kernel []int) (window, error) {
 func (w *window) outSize() int { return w.out[0] * w.out[1] * w.out[2] }
 func (w *window) inSize() int  { return w.in[0] * w.in[1] * w.in[2] }
 
-// validRange returns the output positions o in [0, out) along dimension j
-// whose input index o*s - pb + kk*d lies inside [0, in).
-func (w *window) validRange(j, kk int) (lo, hi int) {
-	s, off, in := w.s[j], kk*w.d[j]-w.pb[j], w.in[j]
-	// o*s + off >= 0  ->  o >= ceil(-off/s)
-	lo = 0
-	if off < 0 {
-		lo = (-off + s - 1) / s
-	}
-	// o*s + off <= in-1  ->  o <= floor((in-1-off)/s)
-	if in-1-off < 0 {
-		return lo, lo
-	}
-	hi = min((in-1-off)/s+1, w.out[j])
-	if hi < lo {
-		hi = lo
-	}
-	return lo, hi
-}
-
-// im2col writes the columns of one image's channels [0, C) (x holds them
-// contiguously) into col: row (c, kd, kh, kw) holds, for each output
-// position, the input value the kernel tap sees there (0 in padding). Rows
-// have stride ld; this image's columns start at colOff.
-func (w *window) im2col(x []float32, C int, col []float32, ld, colOff int) {
-	P := w.outSize()
-	IS := w.inSize()
-	OH, OW := w.out[1], w.out[2]
-	IH, IW := w.in[1], w.in[2]
-	r := 0
-	for c := 0; c < C; c++ {
-		xc := x[c*IS : (c+1)*IS]
-		for kd := 0; kd < w.k[0]; kd++ {
-			dlo, dhi := w.validRange(0, kd)
-			for kh := 0; kh < w.k[1]; kh++ {
-				hlo, hhi := w.validRange(1, kh)
-				for kw := 0; kw < w.k[2]; kw++ {
-					wlo, whi := w.validRange(2, kw)
-					row := col[r*ld+colOff : r*ld+colOff+P]
-					r++
-					if dlo >= dhi || hlo >= hhi || wlo >= whi {
-						clear(row)
-						continue
-					}
-					for od := 0; od < w.out[0]; od++ {
-						plane := row[od*OH*OW : (od+1)*OH*OW]
-						if od < dlo || od >= dhi {
-							clear(plane)
-							continue
-						}
-						id := od*w.s[0] - w.pb[0] + kd*w.d[0]
-						clear(plane[:hlo*OW])
-						clear(plane[hhi*OW:])
-						for oh := hlo; oh < hhi; oh++ {
-							ih := oh*w.s[1] - w.pb[1] + kh*w.d[1]
-							dst := plane[oh*OW : (oh+1)*OW]
-							src := xc[(id*IH+ih)*IW : (id*IH+ih+1)*IW]
-							clear(dst[:wlo])
-							clear(dst[whi:])
-							iw := wlo*w.s[2] - w.pb[2] + kw*w.d[2]
-							if w.s[2] == 1 {
-								copy(dst[wlo:whi], src[iw:iw+whi-wlo])
-							} else {
-								for ow := wlo; ow < whi; ow++ {
-									dst[ow] = src[iw]
-									iw += w.s[2]
-								}
-							}
-						}
-					}
-				}
-			}
-		}
+// convGeom returns the window as the kernels geometry of a convolution
+// over C channels and the window's r trailing spatial dimensions, with the
+// output size given explicitly (a transposed convolution's may exceed the
+// ONNX formula's).
+func (w *window) convGeom(C, r int) kernels.ConvGeomND {
+	o := 3 - r
+	return kernels.ConvGeomND{
+		Channels: C,
+		In:       w.in[o:],
+		Kernel:   w.k[o:],
+		Stride:   w.s[o:],
+		Dilation: w.d[o:],
+		PadBegin: w.pb[o:],
+		PadEnd:   w.pe[o:],
+		Out:      w.out[o:],
 	}
 }
 
-// col2im is the adjoint of im2col: it adds each column entry into the
-// input position it was read from.
-func (w *window) col2im(col []float32, ld, colOff int, x []float32, C int) {
-	P := w.outSize()
-	IS := w.inSize()
-	OH, OW := w.out[1], w.out[2]
-	IH, IW := w.in[1], w.in[2]
-	r := 0
-	for c := 0; c < C; c++ {
-		xc := x[c*IS : (c+1)*IS]
-		for kd := 0; kd < w.k[0]; kd++ {
-			dlo, dhi := w.validRange(0, kd)
-			for kh := 0; kh < w.k[1]; kh++ {
-				hlo, hhi := w.validRange(1, kh)
-				for kw := 0; kw < w.k[2]; kw++ {
-					wlo, whi := w.validRange(2, kw)
-					row := col[r*ld+colOff : r*ld+colOff+P]
-					r++
-					for od := dlo; od < dhi; od++ {
-						id := od*w.s[0] - w.pb[0] + kd*w.d[0]
-						plane := row[od*OH*OW : (od+1)*OH*OW]
-						for oh := hlo; oh < hhi; oh++ {
-							ih := oh*w.s[1] - w.pb[1] + kh*w.d[1]
-							src := plane[oh*OW : (oh+1)*OW]
-							dst := xc[(id*IH+ih)*IW : (id*IH+ih+1)*IW]
-							iw := wlo*w.s[2] - w.pb[2] + kw*w.d[2]
-							for ow := wlo; ow < whi; ow++ {
-								dst[iw] += src[ow]
-								iw += w.s[2]
-							}
-						}
-					}
+// parallelImages runs fn(j) for j in [0, n) on up to threads goroutines
+// and returns the first error.
+func parallelImages(threads, n int, fn func(j int) error) error {
+	var mu sync.Mutex
+	var first error
+	parallelFor(threads, n, 1, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			if err := fn(j); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
 				}
+				mu.Unlock()
+				return
 			}
 		}
-	}
+	})
+	return first
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 
+	"github.com/shrinkml/shrink/kernels"
 	"github.com/shrinkml/shrink/onnxio"
 )
 
@@ -45,6 +46,7 @@ func init() {
 
 type convPlan struct {
 	win                  window
+	geom                 kernels.ConvGeomND // one image's group of Cg channels
 	N, C, M, Cg, Mg, CKK int
 	P                    int // output positions per image
 	IS                   int // input positions per image
@@ -77,14 +79,27 @@ func (o *convOp) plan(x, w *tensor) (*convPlan, error) {
 		return nil, err
 	}
 	p.win = win
+	r := len(x.shape) - 2
+	p.geom = p.win.convGeom(p.Cg, r)
+	if err := p.geom.Validate(); err != nil {
+		return nil, err
+	}
 	p.CKK = p.Cg * prod(kernel)
 	p.P = win.outSize()
 	p.IS = win.inSize()
 	p.chunk = max(1, min(p.N, colBudget/max(1, p.CKK*p.P)))
 	p.out = append([]int{p.N, p.M}, x.shape[2:]...)
-	r := len(x.shape) - 2
 	copy(p.out[2:], win.out[3-r:])
 	return p, nil
+}
+
+// im2col unfolds group g of images n0..n0+nb of x into col, the images'
+// columns side by side (row stride nb·P).
+func (p *convPlan) im2col(c *runCtx, x, col []float32, n0, nb, g int) error {
+	return parallelImages(c.threads, nb, func(j int) error {
+		xo := ((n0+j)*p.C + g*p.Cg) * p.IS
+		return kernels.Im2ColND(col[j*p.P:], nb*p.P, x[xo:xo+p.Cg*p.IS], p.geom)
+	})
 }
 
 func (o *convOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
@@ -110,12 +125,12 @@ func (o *convOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 		nb := min(p.chunk, p.N-n0)
 		ld := nb * p.P
 		for g := 0; g < o.group; g++ {
-			parallelFor(c.threads, nb, 1, func(lo, hi int) {
-				for j := lo; j < hi; j++ {
-					xo := ((n0+j)*p.C + g*p.Cg) * p.IS
-					p.win.im2col(x.f[xo:xo+p.Cg*p.IS], p.Cg, col, ld, j*p.P)
-				}
-			})
+			if err := p.im2col(c, x.f, col, n0, nb, g); err != nil {
+				c.pool.putFloats(col)
+				c.pool.putFloats(tmp)
+				c.pool.release(y)
+				return nil, err
+			}
 			sgemm(false, false, p.Mg, ld, p.CKK, 1, w.f[g*p.Mg*p.CKK:], p.CKK, col, ld, 0, tmp, ld)
 			parallelFor(c.threads, nb*p.Mg, max(1, elemGrain/p.P), func(lo, hi int) {
 				for q := lo; q < hi; q++ {
@@ -174,6 +189,23 @@ func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 	}
 	col := c.pool.floats(p.CKK * p.chunk * p.P)
 	gt := c.pool.floats(p.Mg * p.chunk * p.P)
+	err = o.backwardChunks(c, p, x, w, gy, dx, dw, col, gt)
+	c.pool.putFloats(col)
+	c.pool.putFloats(gt)
+	if err != nil {
+		for _, t := range res {
+			if t != nil {
+				c.pool.release(t)
+			}
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+// backwardChunks accumulates dW and writes dX (either may be nil) chunk of
+// images by chunk, with the scratch buffers col and gt.
+func (o *convOp) backwardChunks(c *runCtx, p *convPlan, x, w, gy, dx, dw *tensor, col, gt []float32) error {
 	for n0 := 0; n0 < p.N; n0 += p.chunk {
 		nb := min(p.chunk, p.N-n0)
 		ld := nb * p.P
@@ -187,28 +219,24 @@ func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 			}
 			wg := w.f[g*p.Mg*p.CKK : (g+1)*p.Mg*p.CKK]
 			if dw != nil {
-				parallelFor(c.threads, nb, 1, func(lo, hi int) {
-					for j := lo; j < hi; j++ {
-						xo := ((n0+j)*p.C + g*p.Cg) * p.IS
-						p.win.im2col(x.f[xo:xo+p.Cg*p.IS], p.Cg, col, ld, j*p.P)
-					}
-				})
+				if err := p.im2col(c, x.f, col, n0, nb, g); err != nil {
+					return err
+				}
 				// dW_g += gt · colᵀ
 				sgemm(false, true, p.Mg, p.CKK, ld, 1, gt, ld, col, ld, 1, dw.f[g*p.Mg*p.CKK:], p.CKK)
 			}
 			if dx != nil {
 				// dcol = W_gᵀ · gt, then scattered back into the images.
 				sgemm(true, false, p.CKK, ld, p.Mg, 1, wg, p.CKK, gt, ld, 0, col, ld)
-				parallelFor(c.threads, nb, 1, func(lo, hi int) {
-					for j := lo; j < hi; j++ {
-						xo := ((n0+j)*p.C + g*p.Cg) * p.IS
-						p.win.col2im(col, ld, j*p.P, dx.f[xo:xo+p.Cg*p.IS], p.Cg)
-					}
+				err := parallelImages(c.threads, nb, func(j int) error {
+					xo := ((n0+j)*p.C + g*p.Cg) * p.IS
+					return kernels.Col2ImND(dx.f[xo:xo+p.Cg*p.IS], col[j*p.P:], ld, p.geom)
 				})
+				if err != nil {
+					return err
+				}
 			}
 		}
 	}
-	c.pool.putFloats(col)
-	c.pool.putFloats(gt)
-	return res, nil
+	return nil
 }

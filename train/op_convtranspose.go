@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 
+	"github.com/shrinkml/shrink/kernels"
 	"github.com/shrinkml/shrink/onnxio"
 )
 
@@ -44,6 +45,7 @@ func init() { register("ConvTranspose", builder(buildConvTranspose)) }
 
 type ctPlan struct {
 	win                  window
+	geom                 kernels.ConvGeomND // the window over one image's group of Mg output channels
 	N, C, M, Cg, Mg, MKK int
 	P                    int // input positions per image (the window's outputs)
 	YS                   int // output positions per image
@@ -137,6 +139,12 @@ func (o *convTransposeOp) plan(x, w *tensor) (*ctPlan, error) {
 	p.MKK = p.Mg * prod(kernel)
 	p.P = win.outSize()
 	p.YS = win.inSize()
+	p.geom = win.convGeom(p.Mg, r)
+	if p.P > 0 { // an empty input leaves nothing to unfold
+		if err := p.geom.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	p.chunk = max(1, min(p.N, colBudget/max(1, p.MKK*p.P)))
 	return p, nil
 }
@@ -161,6 +169,27 @@ func gatherChunk(dst, x []float32, n0, nb, c0, C, Ctot, P int) {
 	}
 }
 
+// forwardChunks scatters W_gᵀ·X_g into y chunk of images by chunk, with
+// the scratch buffers col and xt.
+func (o *convTransposeOp) forwardChunks(c *runCtx, p *ctPlan, x, w, y *tensor, col, xt []float32) error {
+	for n0 := 0; n0 < p.N; n0 += p.chunk {
+		nb := min(p.chunk, p.N-n0)
+		ld := nb * p.P
+		for g := 0; g < o.group; g++ {
+			gatherChunk(xt, x.f, n0, nb, g*p.Cg, p.Cg, p.C, p.P)
+			sgemm(true, false, p.MKK, ld, p.Cg, 1, w.f[g*p.Cg*p.MKK:], p.MKK, xt, ld, 0, col, ld)
+			err := parallelImages(c.threads, nb, func(j int) error {
+				yo := ((n0+j)*p.M + g*p.Mg) * p.YS
+				return kernels.Col2ImND(y.f[yo:yo+p.Mg*p.YS], col[j*p.P:], ld, p.geom)
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (o *convTransposeOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	x, w := in[0], in[1]
 	p, err := o.plan(x, w)
@@ -171,22 +200,13 @@ func (o *convTransposeOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	if p.N > 0 && p.P > 0 {
 		col := c.pool.floats(p.MKK * p.chunk * p.P)
 		xt := c.pool.floats(p.Cg * p.chunk * p.P)
-		for n0 := 0; n0 < p.N; n0 += p.chunk {
-			nb := min(p.chunk, p.N-n0)
-			ld := nb * p.P
-			for g := 0; g < o.group; g++ {
-				gatherChunk(xt, x.f, n0, nb, g*p.Cg, p.Cg, p.C, p.P)
-				sgemm(true, false, p.MKK, ld, p.Cg, 1, w.f[g*p.Cg*p.MKK:], p.MKK, xt, ld, 0, col, ld)
-				parallelFor(c.threads, nb, 1, func(lo, hi int) {
-					for j := lo; j < hi; j++ {
-						yo := ((n0+j)*p.M + g*p.Mg) * p.YS
-						p.win.col2im(col, ld, j*p.P, y.f[yo:yo+p.Mg*p.YS], p.Mg)
-					}
-				})
-			}
-		}
+		err = o.forwardChunks(c, p, x, w, y, col, xt)
 		c.pool.putFloats(col)
 		c.pool.putFloats(xt)
+		if err != nil {
+			c.pool.release(y)
+			return nil, err
+		}
 	}
 	if len(in) > 2 && in[2] != nil {
 		b := in[2]
@@ -244,16 +264,34 @@ func (o *convTransposeOp) backward(c *runCtx, in, out, gout []*tensor, want []bo
 	}
 	col := c.pool.floats(p.MKK * p.chunk * p.P)
 	xt := c.pool.floats(p.Cg * p.chunk * p.P)
+	err = o.backwardChunks(c, p, x, w, gy, dx, dw, col, xt)
+	c.pool.putFloats(col)
+	c.pool.putFloats(xt)
+	if err != nil {
+		for _, t := range res {
+			if t != nil {
+				c.pool.release(t)
+			}
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+// backwardChunks accumulates dW and writes dX (either may be nil) chunk of
+// images by chunk, with the scratch buffers col and xt.
+func (o *convTransposeOp) backwardChunks(c *runCtx, p *ctPlan, x, w, gy, dx, dw *tensor, col, xt []float32) error {
 	for n0 := 0; n0 < p.N; n0 += p.chunk {
 		nb := min(p.chunk, p.N-n0)
 		ld := nb * p.P
 		for g := 0; g < o.group; g++ {
-			parallelFor(c.threads, nb, 1, func(lo, hi int) {
-				for j := lo; j < hi; j++ {
-					yo := ((n0+j)*p.M + g*p.Mg) * p.YS
-					p.win.im2col(gy.f[yo:yo+p.Mg*p.YS], p.Mg, col, ld, j*p.P)
-				}
+			err := parallelImages(c.threads, nb, func(j int) error {
+				yo := ((n0+j)*p.M + g*p.Mg) * p.YS
+				return kernels.Im2ColND(col[j*p.P:], ld, gy.f[yo:yo+p.Mg*p.YS], p.geom)
 			})
+			if err != nil {
+				return err
+			}
 			wg := w.f[g*p.Cg*p.MKK : (g+1)*p.Cg*p.MKK]
 			if dw != nil { // dW_g += X_g · colᵀ
 				gatherChunk(xt, x.f, n0, nb, g*p.Cg, p.Cg, p.C, p.P)
@@ -269,7 +307,5 @@ func (o *convTransposeOp) backward(c *runCtx, in, out, gout []*tensor, want []bo
 			}
 		}
 	}
-	c.pool.putFloats(col)
-	c.pool.putFloats(xt)
-	return res, nil
+	return nil
 }
