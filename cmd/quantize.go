@@ -124,7 +124,7 @@ and why anything stayed float. See docs/quantize.md.`,
 	fs.Float64Var(&opts.MaxAccuracyDrop, "max-accuracy-drop", 0, "accuracy budget in top-1 points on --val-data/--val-labels; sensitive nodes return to float until it holds")
 	fs.Float64Var(&opts.MinAgreement, "min-agreement", 0, "accuracy budget as the share (0..1] of --val-data samples whose top-1 class matches the float model (no labels needed)")
 	fs.Float64Var(&opts.MinSQNR, "min-sqnr", 0, "accuracy budget in dB: every float output of the int8 model must keep at least this SQNR against the float model on --val-data (no labels needed; for detectors and regressors)")
-	fs.Float64Var(&opts.WarnSQNR, "warn-sqnr", quantize.DefaultWarnSQNR, "warn when an output's SQNR against the float model is below this many dB (0: never)")
+	fs.Float64Var(&opts.WarnSQNR, "warn-sqnr", quantize.DefaultWarnSQNR, "warn when an output's SQNR against the float model (on up to 256 samples of --val-data, else of --calib) is below this many dB (0: never)")
 	fs.StringVar(&opts.ValData, "val-data", "", "validation inputs for the accuracy budget (same formats and preprocessing as --calib)")
 	fs.StringVar(&opts.ValLabels, "val-labels", "", "labels of --val-data (.npy of integers or one per line)")
 	fs.BoolVar(&opts.JSON, "json", false, "print one JSON document (docs/schemas/quantize.schema.json)")
@@ -351,8 +351,8 @@ func printQuantize(ios *IOStreams, r *QuantizeResult) {
 		}
 	}
 	for _, o := range rep.Outputs {
-		if o.SQNR != nil {
-			p("output     %s SQNR %.1f dB\n", o.Name, *o.SQNR)
+		if o.SQNR != nil && rep.OutputsOn != nil {
+			p("output     %s SQNR %.1f dB (on %d %s samples)\n", o.Name, *o.SQNR, rep.OutputsOn.Samples, rep.OutputsOn.Data)
 		}
 	}
 	for _, rv := range rep.Reverted {

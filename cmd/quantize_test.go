@@ -68,6 +68,10 @@ func TestQuantizeCLIJSONMatchesSchema(t *testing.T) {
 	if r.Quantized != 3 || r.Calibration == nil || r.Calibration.Samples != 512 || r.Speed == nil {
 		t.Fatalf("report %+v", r.Report)
 	}
+	// Output SQNR on the first 256 of the 512 calibration samples.
+	if on := r.OutputsOn; on == nil || on.Data != "calibration" || on.Samples != 256 || len(r.Outputs) != 1 || r.Outputs[0].SQNR == nil {
+		t.Fatalf("outputs %+v measured on %+v", r.Outputs, on)
+	}
 	m, err := onnxio.Load(out)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +89,7 @@ func TestQuantizeCLIHumanTable(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"wrote", "static, qoperator", "percentile on 256 samples", "of MACs in int8", "speed", "SQNR dB", "/conv2/Conv", "folded into"} {
+	for _, want := range []string{"wrote", "static, qoperator", "percentile on 256 samples", "of MACs in int8", "speed", "SQNR dB", "(on 256 calibration samples)", "/conv2/Conv", "folded into"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -253,6 +257,9 @@ func TestQuantizeCLIDynamicNeedsNoCalibration(t *testing.T) {
 	if err := schemacheck.Validate("quantize.schema.json", []byte(stdout)); err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(stdout, `"outputs_measured_on": null`) {
+		t.Errorf("output SQNR measured without data: %s", stdout)
+	}
 	m, err := onnxio.Load(out)
 	if err != nil {
 		t.Fatal(err)
@@ -292,6 +299,11 @@ func TestQuantizeCLIMinSQNR(t *testing.T) {
 	if a == nil || a.Metric != "sqnr" || !a.Met || a.SQNR == nil || *a.SQNR < 25 || a.AllInt8 >= 25 || a.Samples != 1000 || len(r.Reverted) == 0 {
 		t.Fatalf("accuracy %+v, reverted %v", a, r.Reverted)
 	}
+	// The report's output SQNR comes from (up to 256 samples of) the
+	// validation data, not the dimmed calibration images.
+	if on := r.OutputsOn; on == nil || on.Data != "validation" || on.Samples != 256 {
+		t.Fatalf("outputs measured on %+v", on)
+	}
 	for _, rv := range r.Reverted {
 		if rv.Stage != "accuracy" || !strings.HasPrefix(rv.Reason, "output SQNR budget") {
 			t.Errorf("revert %+v", rv)
@@ -303,7 +315,7 @@ func TestQuantizeCLIMinSQNR(t *testing.T) {
 	if code != ExitGate {
 		t.Fatalf("exit %d, want 3: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "gate failed: output logits SQNR") || !strings.Contains(stdout, "budget 150 dB: NOT MET") {
+	if !strings.Contains(stderr, "gate failed: output logits SQNR") || !strings.Contains(stdout, "budget 150 dB: NOT MET") || !strings.Contains(stdout, "(on 256 validation samples)") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	}
 	if _, err := onnxio.Load(out2); err != nil {

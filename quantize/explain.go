@@ -2,17 +2,26 @@ package quantize
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/shrinkml/shrink/dataset"
+	"github.com/shrinkml/shrink/internal/progress"
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
+	"github.com/shrinkml/shrink/onnxio/ort"
 	"github.com/shrinkml/shrink/validate"
 )
 
-// explainSamples bounds the samples used to measure per-node and output
-// SQNR for the report.
+// explainSamples bounds the samples of the first calibration batch used to
+// measure the per-node SQNR for the report.
 const explainSamples = 64
+
+// outputSQNRSamples bounds the samples the report's output SQNR (and so
+// the low-SQNR warning) is measured on: each model runs on at most this
+// many samples, about half a default calibration pass.
+const outputSQNRSamples = 256
 
 // explain fills the report's node table, MAC counts, SQNRs and op counts
 // for the chosen variant.
@@ -101,18 +110,33 @@ func (q *quantizer) explain(ctx context.Context, v *variant, rep *Report, sample
 		rep.MACs.Int8Share = f64(float64(rep.MACs.Int8) / float64(rep.MACs.Total))
 	}
 	rep.Ops = v.m.Graph().OpHistogram()
-	if sample == nil {
+	// Output SQNR of the chosen model, on up to outputSQNRSamples of the
+	// validation data when there is some, else of the calibration data.
+	src, data, limit := q.o.Calib, "calibration", min(outputSQNRSamples, q.o.CalibSize)
+	if q.o.Accuracy != nil {
+		src, data, limit = q.o.Accuracy.Val, "validation", outputSQNRSamples
+	}
+	if src == nil {
 		for _, o := range q.m.Proto.Graph.Output {
 			rep.Outputs = append(rep.Outputs, Out{Name: o.GetName()})
 		}
+	} else {
+		outs, n, err := measureOutputs(ctx, q.m, v.m, src, limit, q.o.Threads, q.o.Progress)
+		if err != nil {
+			return fmt.Errorf("output SQNR on the %s data: %w", data, err)
+		}
+		rep.Outputs = outs
+		rep.OutputsOn = &SQNRData{Data: data, Samples: n}
+	}
+	if sample == nil {
 		return nil
 	}
+	// The per-node SQNR runs on at most explainSamples of the first
+	// calibration batch (all of it for a fixed batch dimension, which
+	// cannot be cut).
 	in := sample
 	for _, t := range sample {
-		if len(t.Shape) > 0 {
-			rep.sqnrSamples = int(min(t.Shape[0], explainSamples))
-		}
-		if len(t.Shape) > 0 && t.Shape[0] > explainSamples {
+		if len(t.Shape) > 0 && t.Shape[0] > explainSamples && !fixedBatch(q.m) {
 			b, err := truncateBatch(batchOf(sample), explainSamples)
 			if err != nil {
 				return err
@@ -120,23 +144,6 @@ func (q *quantizer) explain(ctx context.Context, v *variant, rep *Report, sample
 			in = b.Inputs
 		}
 		break
-	}
-	// Output SQNR of the chosen model.
-	ref, err := runOutputs(q.m, []map[string]*onnxio.Tensor{in}, q.o.Threads)
-	if err != nil {
-		return fmt.Errorf("float model: %w", err)
-	}
-	got, err := runOutputs(v.m, []map[string]*onnxio.Tensor{in}, q.o.Threads)
-	if err != nil {
-		return fmt.Errorf("quantized model: %w", err)
-	}
-	for k, o := range q.m.Proto.Graph.Output {
-		sig, noise := sqnrSums(ref[0][k], got[0][k])
-		var sq *float64
-		if sig > 0 || noise > 0 {
-			sq = f64(sqnrDB(sig, noise))
-		}
-		rep.Outputs = append(rep.Outputs, Out{Name: o.GetName(), SQNR: sq})
 	}
 	// Per-node SQNR, on a QDQ rendering of the same choice (whose tensors
 	// keep the float model's names), in chunks.
@@ -194,4 +201,93 @@ func batchOf(in map[string]*onnxio.Tensor) *dataset.Batch {
 		break
 	}
 	return b
+}
+
+// measureOutputs streams up to limit samples of src (rewinding it first and
+// after) through the reference and quantized models and returns each graph
+// output's SQNR over every value of every sample (nil for outputs that are
+// not float32 or are zero in both), and the number of samples. Only
+// Σref² and Σ(ref−q)² per output are kept, so memory does not grow with
+// the samples. A batch that would pass limit is cut, unless the model has
+// a fixed batch dimension: then only whole batches are used (at least one).
+func measureOutputs(ctx context.Context, ref, m *onnxio.Model, src dataset.Source, limit, threads int, prog progress.Reporter) ([]Out, int, error) {
+	rs, err := ort.NewSession(ref, ort.Options{IntraOpThreads: threads})
+	if err != nil {
+		return nil, 0, fmt.Errorf("float model: %w", err)
+	}
+	defer rs.Close()
+	qs, err := ort.NewSession(m, ort.Options{IntraOpThreads: threads})
+	if err != nil {
+		return nil, 0, fmt.Errorf("quantized model: %w", err)
+	}
+	defer qs.Close()
+	if err := src.Reset(); err != nil {
+		return nil, 0, err
+	}
+	fixed := fixedBatch(ref)
+	outs := ref.Proto.Graph.Output
+	sig := make([]float64, len(outs))
+	noise := make([]float64, len(outs))
+	prog.Start("measuring output SQNR", int64(limit))
+	defer prog.Done()
+	n := 0
+	for n < limit {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		b, err := src.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if n+b.N > limit {
+			if fixed && n > 0 {
+				break
+			}
+			if !fixed {
+				if b, err = truncateBatch(b, limit-n); err != nil {
+					return nil, 0, err
+				}
+			}
+		}
+		a, err := rs.Run(b.Inputs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("float model: %w", err)
+		}
+		z, err := qs.Run(b.Inputs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("quantized model: %w", err)
+		}
+		for k := range outs {
+			s, e := sqnrSums(a[k], z[k])
+			sig[k] += s
+			noise[k] += e
+		}
+		n += b.N
+		prog.Add(int64(b.N))
+	}
+	if n == 0 {
+		return nil, 0, errors.New("no samples")
+	}
+	r := make([]Out, len(outs))
+	for k, o := range outs {
+		r[k] = Out{Name: o.GetName()}
+		if sig[k] > 0 || noise[k] > 0 {
+			r[k].SQNR = f64(sqnrDB(sig[k], noise[k]))
+		}
+	}
+	return r, n, src.Reset()
+}
+
+// fixedBatch reports whether a graph input declares a fixed first
+// (batch) dimension.
+func fixedBatch(m *onnxio.Model) bool {
+	for _, in := range m.Graph().Inputs() {
+		if d := onnxio.DescribeValue(in).Shape; len(d) > 0 && d[0].Param == "" && d[0].Value > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -129,9 +129,10 @@ type Options struct {
 	// sensitive first, until the accuracy budget holds.
 	Accuracy *AccuracyGoal
 
-	// WarnSQNR is the output SQNR (dB, against the float model, on the
-	// first calibration batch) below which the report carries a warning
-	// naming the output (default DefaultWarnSQNR; negative: no warning).
+	// WarnSQNR is the output SQNR (dB, against the float model, on up to
+	// 256 samples of Accuracy.Val when given, else of Calib: see
+	// Report.OutputsOn) below which the report carries a warning naming
+	// the output (default DefaultWarnSQNR; negative: no warning).
 	WarnSQNR float64
 
 	// Progress receives progress events (nil: none).

@@ -19,30 +19,40 @@ type Report struct {
 	Schema string `json:"schema"`
 	Mode   Mode   `json:"mode"`
 	// Format is nil in dynamic mode.
-	Format         *Format          `json:"format"`
-	ActivationType string           `json:"activation_type"`
-	Symmetric      bool             `json:"activations_symmetric"`
-	WeightType     string           `json:"weight_type"`
-	PerChannel     bool             `json:"per_channel"`
-	QDQDomain      string           `json:"qdq_domain"`
-	Calibration    *Calib           `json:"calibration"`
-	Nodes          []Node           `json:"nodes"`
-	Quantized      int              `json:"quantized_nodes"`
-	Float          int              `json:"float_nodes"`
-	MACs           MACs             `json:"macs"`
-	Outputs        []Out            `json:"outputs"`
-	Speed          *Speed           `json:"speed"`
-	Accuracy       *Acc             `json:"accuracy"`
-	Reverted       []Revert         `json:"reverted"`
-	Ops            []onnxio.OpCount `json:"ops"`
-	Warnings       []string         `json:"warnings"`
+	Format         *Format `json:"format"`
+	ActivationType string  `json:"activation_type"`
+	Symmetric      bool    `json:"activations_symmetric"`
+	WeightType     string  `json:"weight_type"`
+	PerChannel     bool    `json:"per_channel"`
+	QDQDomain      string  `json:"qdq_domain"`
+	Calibration    *Calib  `json:"calibration"`
+	Nodes          []Node  `json:"nodes"`
+	Quantized      int     `json:"quantized_nodes"`
+	Float          int     `json:"float_nodes"`
+	MACs           MACs    `json:"macs"`
+	Outputs        []Out   `json:"outputs"`
+	// OutputsOn says which data Outputs' SQNR was measured on (nil: not
+	// measured, no data).
+	OutputsOn *SQNRData        `json:"outputs_measured_on"`
+	Speed     *Speed           `json:"speed"`
+	Accuracy  *Acc             `json:"accuracy"`
+	Reverted  []Revert         `json:"reverted"`
+	Ops       []onnxio.OpCount `json:"ops"`
+	Warnings  []string         `json:"warnings"`
 	// WarnSQNR is the output SQNR threshold of the warnings (nil: off).
 	WarnSQNR *float64 `json:"warn_sqnr_db"`
 	Notes    []string `json:"notes"`
 
 	sensitivity map[int]float64
-	// sqnrSamples is how many samples Outputs' SQNR was measured on.
-	sqnrSamples int
+}
+
+// SQNRData names the samples the report's output SQNR was measured on: up
+// to 256 of the validation data when there is some (the accuracy budget's),
+// else of the calibration data.
+type SQNRData struct {
+	// Data is "validation" or "calibration".
+	Data    string `json:"data"`
+	Samples int    `json:"samples"`
 }
 
 // Calib describes the calibration run.
@@ -116,7 +126,9 @@ type MACs struct {
 	Int8Share *float64 `json:"int8_share"`
 }
 
-// Out is one graph output's fidelity on the calibration data.
+// Out is one graph output's SQNR against the float model (Report.Outputs:
+// on the data named by Report.OutputsOn; Acc.Outputs: on all of the
+// validation data).
 type Out struct {
 	Name string   `json:"name"`
 	SQNR *float64 `json:"sqnr_db"`

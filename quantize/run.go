@@ -115,14 +115,15 @@ func (q *quantizer) warnLowSQNR(rep *Report) {
 	}
 	thr := q.o.WarnSQNR
 	rep.WarnSQNR = &thr
+	on := rep.OutputsOn
 	for _, o := range rep.Outputs {
-		if o.SQNR == nil || *o.SQNR >= thr {
+		if o.SQNR == nil || *o.SQNR >= thr || on == nil {
 			continue
 		}
-		w := fmt.Sprintf("output %q keeps only %.1f dB SQNR against the float model (below %g dB; on %d calibration sample(s)): "+
+		w := fmt.Sprintf("output %q keeps only %.1f dB SQNR against the float model (below %g dB; on %d %s sample(s)): "+
 			"check it on real data with `shrink compare`; return the most sensitive nodes to float with --min-sqnr DB "+
 			"(or --max-accuracy-drop / --min-agreement for a classifier) and --val-data; or keep the layers whose SQNR "+
-			"column falls first in float with --exclude NAME", o.Name, *o.SQNR, thr, rep.sqnrSamples)
+			"column falls first in float with --exclude NAME", o.Name, *o.SQNR, thr, on.Samples, on.Data)
 		rep.Warnings = append(rep.Warnings, w)
 	}
 }

@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shrinkml/shrink/internal/mnist"
 	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/onnxio/onnxpb"
+	"github.com/shrinkml/shrink/onnxio/ort"
 )
 
 // unlabeled drops the labels of a source: the SQNR budget needs none.
@@ -169,7 +172,7 @@ func TestLowSQNRWarning(t *testing.T) {
 		}
 		if c.want {
 			w := ws[0]
-			for _, s := range []string{`"` + rep.Outputs[0].Name + `"`, ftoa(sq) + " dB", "--min-sqnr", "--max-accuracy-drop", "--exclude", "shrink compare", "64 calibration sample"} {
+			for _, s := range []string{`"` + rep.Outputs[0].Name + `"`, ftoa(sq) + " dB", "--min-sqnr", "--max-accuracy-drop", "--exclude", "shrink compare", "128 calibration sample"} {
 				if !strings.Contains(w, s) {
 					t.Errorf("warning lacks %q: %s", s, w)
 				}
@@ -184,5 +187,115 @@ func TestLowSQNRWarning(t *testing.T) {
 	}
 	if sq := *rep.Outputs[0].SQNR; sq >= 20 || len(rep.Warnings) == 0 || !strings.Contains(strings.Join(rep.Warnings, "\n"), "below 20 dB") {
 		t.Fatalf("SQNR %.1f dB, warnings %q", sq, rep.Warnings)
+	}
+}
+
+// ortSQNR runs the float model a and the quantized model b in ONNX Runtime
+// on the n images x, in batches of batch, and returns the SQNR of b's
+// first output against a's in dB, computed here from the raw outputs.
+func ortSQNR(t *testing.T, a, b *onnxio.Model, x []float32, n, batch int) float64 {
+	t.Helper()
+	var sess [2]*ort.Session
+	for i, m := range []*onnxio.Model{a, b} {
+		s, err := ort.NewSession(m, ort.Options{IntraOpThreads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		sess[i] = s
+	}
+	per := mnist.Rows * mnist.Cols
+	var sig, noise float64
+	for from := 0; from < n; from += batch {
+		k := min(batch, n-from)
+		in, err := onnxio.NewTensor("input", []int64{int64(k), 1, mnist.Rows, mnist.Cols}, x[from*per:(from+k)*per])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outs [2][]float32
+		for i, s := range sess {
+			o, err := s.Run(map[string]*onnxio.Tensor{"input": in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs[i] = o[0].Data.([]float32)
+		}
+		if len(outs[0]) != k*10 || len(outs[1]) != k*10 {
+			t.Fatalf("output sizes %d, %d for %d samples", len(outs[0]), len(outs[1]), k)
+		}
+		for i, r := range outs[0] {
+			d := float64(r) - float64(outs[1][i])
+			sig += float64(r) * float64(r)
+			noise += d * d
+		}
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+// The report's output SQNR is measured on up to 256 samples: of the
+// validation data when given, else of the calibration data (at most
+// CalibSize of them); the report says which and how many, and the figure
+// is the one ORT gives on those samples.
+func TestOutputSQNRSamples(t *testing.T) {
+	needORT(t)
+	m := fixture(t, "mnist_mlp.onnx")
+	train, err := mnist.TrainSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := mnist.TestSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dim := func(x []float32, f float32) []float32 {
+		for i := range x {
+			x[i] *= f
+		}
+		return x
+	}
+	// The same MLP with a fixed batch dimension of 100: only whole batches
+	// are measured (200 samples, not 256).
+	fixed := m.Clone()
+	fixed.Proto.Graph.Input[0].GetType().GetTensorType().GetShape().Dim[0] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: 100}}
+	for _, c := range []struct {
+		name      string
+		m         *onnxio.Model
+		o         Options
+		data      string
+		n         int
+		x         []float32 // the samples the figure must come from
+		otherData []float32 // the other data set's first n samples
+	}{
+		{"calibration", m, Options{Calib: trainSource(t, 512, 64)}, "calibration", 256, train.Float32NCHW(0, 256), test.Float32NCHW(0, 256)},
+		{"calib-size", m, Options{Calib: trainSource(t, 512, 64), CalibSize: 100}, "calibration", 100, train.Float32NCHW(0, 100), nil},
+		// Ranges from dimmed images: the full-intensity validation images
+		// give a clearly different SQNR, so the test tells the sets apart.
+		{"fixed-batch", fixed, Options{Calib: trainSource(t, 300, 100), CalibSize: 300}, "calibration", 200, train.Float32NCHW(0, 200), nil},
+		{"validation", m, Options{Calib: dimmed(t, 128, 0.7), Accuracy: &AccuracyGoal{Val: unlabeled(mnistSource(t, 0, 300, 100)), MinAgreement: 0.5}},
+			"validation", 256, test.Float32NCHW(0, 256), dim(train.Float32NCHW(0, 128), 0.7)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			qm, rep, err := Quantize(context.Background(), c.m, c.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			on := rep.OutputsOn
+			if on == nil || on.Data != c.data || on.Samples != c.n || len(rep.Outputs) != 1 || rep.Outputs[0].SQNR == nil {
+				t.Fatalf("outputs %+v measured on %+v, want %d %s samples", rep.Outputs, on, c.n, c.data)
+			}
+			got := *rep.Outputs[0].SQNR
+			want := ortSQNR(t, c.m, qm, c.x, c.n, 100)
+			t.Logf("report %.3f dB, ORT on the same %d %s samples %.3f dB", got, c.n, c.data, want)
+			if math.Abs(got-want) > 0.1 {
+				t.Fatalf("report says %.3f dB on %d %s samples, ORT gives %.3f dB", got, c.n, c.data, want)
+			}
+			if c.otherData != nil {
+				other := ortSQNR(t, m, qm, c.otherData, len(c.otherData)/(mnist.Rows*mnist.Cols), 100)
+				t.Logf("the other data set: %.3f dB", other)
+				if math.Abs(other-want) < 0.5 {
+					t.Fatalf("the other data set gives %.3f dB, too close to %.3f dB to tell them apart", other, want)
+				}
+			}
+		})
 	}
 }
