@@ -3,7 +3,6 @@ package dataset
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -67,11 +66,11 @@ func readNpyLabels(path string) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(f, 1<<16)
-	h, err := ReadNpyHeader(br)
+	a, err := npyFileArray(path, "labels", f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, err
 	}
+	h := a.hdr
 	switch h.DType {
 	case onnxio.Int8, onnxio.Int16, onnxio.Int32, onnxio.Int64, onnxio.Uint8, onnxio.Uint16, onnxio.Uint32, onnxio.Uint64:
 	default:
@@ -80,48 +79,46 @@ func readNpyLabels(path string) ([]int64, error) {
 	if !(len(h.Shape) == 1 || (len(h.Shape) == 2 && h.Shape[1] == 1)) {
 		return nil, fmt.Errorf("%s: labels must have shape [N] or [N,1], found %s", path, intsString(h.Shape))
 	}
-	n := h.Shape[0]
-	if n > maxLabels {
+	if h.Shape[0] > maxLabels {
 		return nil, fmt.Errorf("%s: more than %d labels", path, maxLabels)
 	}
-	want := n * int64(h.DType.Size())
-	if have := st.Size() - h.DataOffset; have != want {
-		if have < want {
-			return nil, fmt.Errorf("%s: truncated: the header declares %s %s (%d data bytes) but only %d follow it", path, h.Descr, intsString(h.Shape), want, have)
-		}
-		return nil, fmt.Errorf("%s: %d bytes follow the data the header declares", path, have-want)
+	if err := a.checkSize(st.Size() - h.DataOffset); err != nil {
+		return nil, err
 	}
-	buf := make([]byte, want)
-	if _, err := io.ReadFull(br, buf); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	data, err := decodeRaw(h.DType, buf, h.BigEndian)
+	t, err := a.read(0, a.rows)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, err
 	}
-	out := make([]int64, n)
-	for i := range out {
-		switch d := data.(type) {
-		case []int8:
-			out[i] = int64(d[i])
-		case []int16:
-			out[i] = int64(d[i])
-		case []int32:
-			out[i] = int64(d[i])
-		case []int64:
-			out[i] = d[i]
-		case []uint8:
-			out[i] = int64(d[i])
-		case []uint16:
-			out[i] = int64(d[i])
-		case []uint32:
-			out[i] = int64(d[i])
-		case []uint64:
-			if d[i] > math.MaxInt64 {
-				return nil, fmt.Errorf("%s: label %d (%d) is out of range", path, i, d[i])
+	switch d := t.Data.(type) {
+	case []int8:
+		return widen(d), nil
+	case []int16:
+		return widen(d), nil
+	case []int32:
+		return widen(d), nil
+	case []int64:
+		return d, nil
+	case []uint8:
+		return widen(d), nil
+	case []uint16:
+		return widen(d), nil
+	case []uint32:
+		return widen(d), nil
+	case []uint64:
+		for i, v := range d {
+			if v > math.MaxInt64 {
+				return nil, fmt.Errorf("%s: label %d (%d) is out of range", path, i, v)
 			}
-			out[i] = int64(d[i])
 		}
+		return widen(d), nil
 	}
-	return out, nil
+	return nil, fmt.Errorf("%s: labels must be integers, found %s", path, h.Descr)
+}
+
+func widen[T int8 | int16 | int32 | uint8 | uint16 | uint32 | uint64](d []T) []int64 {
+	out := make([]int64, len(d))
+	for i, v := range d {
+		out[i] = int64(v)
+	}
+	return out
 }

@@ -31,7 +31,7 @@ type npyArray struct {
 	seq  int // rows consumed from rc
 }
 
-func newNpyArray(where, input string, h *NpyHeader) (*npyArray, error) {
+func newNpyArray(where, input string, h *NpyHeader) *npyArray {
 	a := &npyArray{input: input, where: where, hdr: h, rows: 1}
 	if len(h.Shape) > 0 {
 		a.rows = int(h.Shape[0])
@@ -39,6 +39,19 @@ func newNpyArray(where, input string, h *NpyHeader) (*npyArray, error) {
 	}
 	per, _ := onnxio.NumElements(a.rowShape)
 	a.rowBytes = per * int64(h.DType.Size())
+	return a
+}
+
+// npyFileArray reads the header of the .npy file f (size bytes long); the
+// array then reads f by offset. The caller checks the data size
+// (checkSize) once it has checked the header.
+func npyFileArray(path, input string, f *os.File, size int64) (*npyArray, error) {
+	h, err := ReadNpyHeader(bufio.NewReader(io.NewSectionReader(f, 0, min(size, maxNpyHeader+16))))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	a := newNpyArray(path, input, h)
+	a.ra, a.base = f, h.DataOffset
 	return a, nil
 }
 
@@ -207,18 +220,16 @@ func openNpy(path string, inputs []onnxio.ValueInfo, opts Options) (Source, erro
 		if err != nil {
 			return nil, err
 		}
-		h, err := ReadNpyHeader(bufio.NewReader(io.NewSectionReader(f, 0, min(st.Size(), maxNpyHeader+16))))
+		a, err := npyFileArray(path, inputs[0].Name, f, st.Size())
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
+			return nil, err
 		}
-		a, _ := newNpyArray(path, inputs[0].Name, h)
 		if err := checkArray(a, inputs[0], plan); err != nil {
 			return nil, err
 		}
-		if err := a.checkSize(st.Size() - h.DataOffset); err != nil {
+		if err := a.checkSize(st.Size() - a.hdr.DataOffset); err != nil {
 			return nil, err
 		}
-		a.ra, a.base = f, h.DataOffset
 		return newRowSource(path, &npyReader{arrays: []*npyArray{a}, file: f}, inputs, plan, opts)
 	}()
 	if err != nil {
@@ -290,7 +301,7 @@ func npzArray(path string, f *os.File, m *zip.File, input string) (*npyArray, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", where, err)
 	}
-	a, _ := newNpyArray(where, input, h)
+	a := newNpyArray(where, input, h)
 	if err := a.checkSize(int64(m.UncompressedSize64) - h.DataOffset); err != nil {
 		return nil, err
 	}
