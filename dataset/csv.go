@@ -34,12 +34,8 @@ func openCSV(path string, inputs []onnxio.ValueInfo, opts Options) (Source, erro
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	r := &csvReader{path: path, input: in.Name, f: f}
-	src, err := func() (Source, error) {
+	return withFile(path, func(f *os.File, _ int64) (Source, error) {
+		r := &csvReader{path: path, input: in.Name, f: f}
 		header, err := r.start()
 		if err != nil {
 			return nil, err
@@ -128,12 +124,7 @@ func openCSV(path string, inputs []onnxio.ValueInfo, opts Options) (Source, erro
 			return nil, err
 		}
 		return &rowSource{path: path, total: total, plan: plan, r: r, labels: labels}, nil
-	}()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return src, nil
+	})
 }
 
 // start rewinds to the first row and returns the header.

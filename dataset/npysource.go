@@ -211,27 +211,34 @@ func openNpy(path string, inputs []onnxio.ValueInfo, opts Options) (Source, erro
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	src, err := func() (Source, error) {
-		st, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		a, err := npyFileArray(path, inputs[0].Name, f, st.Size())
+	return withFile(path, func(f *os.File, size int64) (Source, error) {
+		a, err := npyFileArray(path, inputs[0].Name, f, size)
 		if err != nil {
 			return nil, err
 		}
 		if err := checkArray(a, inputs[0], plan); err != nil {
 			return nil, err
 		}
-		if err := a.checkSize(st.Size() - a.hdr.DataOffset); err != nil {
+		if err := a.checkSize(size - a.hdr.DataOffset); err != nil {
 			return nil, err
 		}
 		return newRowSource(path, &npyReader{arrays: []*npyArray{a}, file: f}, inputs, plan, opts)
-	}()
+	})
+}
+
+// withFile opens path and hands the file and its size to build, closing
+// the file when build fails (on success the Source owns it).
+func withFile(path string, build func(f *os.File, size int64) (Source, error)) (Source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	src, err := build(f, st.Size())
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -244,16 +251,8 @@ func openNpz(path string, inputs []onnxio.ValueInfo, opts Options) (Source, erro
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	src, err := func() (Source, error) {
-		st, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		z, err := zip.NewReader(f, st.Size())
+	return withFile(path, func(f *os.File, size int64) (Source, error) {
+		z, err := zip.NewReader(f, size)
 		if err != nil {
 			return nil, fmt.Errorf("%s: not a .npz (zip) file: %v", path, err)
 		}
@@ -280,12 +279,7 @@ func openNpz(path string, inputs []onnxio.ValueInfo, opts Options) (Source, erro
 			r.arrays = append(r.arrays, a)
 		}
 		return newRowSource(path, r, inputs, plan, opts)
-	}()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return src, nil
+	})
 }
 
 // npzArray reads the header of one .npz member; stored members are then
