@@ -29,6 +29,8 @@ type npyArray struct {
 	rc   io.ReadCloser
 	br   *bufio.Reader
 	seq  int // rows consumed from rc
+
+	buf []byte // raw rows, reused from batch to batch (decodeRaw copies)
 }
 
 func newNpyArray(where, input string, h *NpyHeader) *npyArray {
@@ -72,7 +74,11 @@ func (a *npyArray) checkSize(have int64) error {
 }
 
 func (a *npyArray) read(pos, n int) (*onnxio.Tensor, error) {
-	buf := make([]byte, int64(n)*a.rowBytes)
+	size := int64(n) * a.rowBytes
+	if int64(cap(a.buf)) < size {
+		a.buf = make([]byte, size)
+	}
+	buf := a.buf[:size]
 	if a.ra != nil {
 		if _, err := a.ra.ReadAt(buf, a.base+int64(pos)*a.rowBytes); err != nil {
 			return nil, fmt.Errorf("%s: reading rows %d..%d: %v", a.where, pos, pos+n-1, err)

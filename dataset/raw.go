@@ -2,25 +2,23 @@ package dataset
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/shrinkml/shrink/onnxio"
 )
 
 // decodeRaw turns little-endian (or, with big set, big-endian) raw bytes
-// into the typed slice onnxio.Tensor holds for dt.
+// into a new typed slice of the kind onnxio.Tensor holds for dt. Big-endian
+// bytes are swapped in place: b is scratch.
 func decodeRaw(dt onnxio.DType, b []byte, big bool) (any, error) {
 	sz := dt.Size()
 	if sz == 0 || len(b)%sz != 0 || dt == onnxio.String {
 		return nil, fmt.Errorf("cannot decode %d bytes as %s", len(b), dt)
 	}
 	if big && sz > 1 {
-		le := make([]byte, len(b))
 		for i := 0; i < len(b); i += sz {
-			for j := 0; j < sz; j++ {
-				le[i+j] = b[i+sz-1-j]
-			}
+			slices.Reverse(b[i : i+sz])
 		}
-		b = le
 	}
 	return onnxio.DecodeRaw(dt, b), nil
 }
