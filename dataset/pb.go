@@ -83,7 +83,7 @@ func openPB(dir string, inputs []onnxio.ValueInfo, opts Options) (Source, error)
 	}
 	numbered(setDirs)
 	s := &pbSource{path: dir, inputs: inputs, plan: plan}
-	count := 0
+	all := 0 // every sample, beyond the limit too: the labels cover them all
 	for _, d := range setDirs {
 		files, _ := filepath.Glob(filepath.Join(d, "input_*.pb"))
 		if len(files) == 0 {
@@ -94,28 +94,14 @@ func openPB(dir string, inputs []onnxio.ValueInfo, opts Options) (Source, error)
 		if err != nil {
 			return nil, err
 		}
-		if opts.Limit > 0 && count+set.n > opts.Limit {
-			set.n = opts.Limit - count
+		all += set.n
+		if opts.Limit > 0 && s.total+set.n > opts.Limit {
+			set.n = opts.Limit - s.total
 		}
 		if set.n > 0 {
 			s.sets = append(s.sets, set)
 		}
-		count += set.n
 		s.total += set.n
-	}
-	all := count
-	if opts.Limit > 0 {
-		// Count the samples beyond the limit only for the labels check.
-		all = 0
-		for _, d := range setDirs {
-			files, _ := filepath.Glob(filepath.Join(d, "input_*.pb"))
-			numbered(files)
-			t, err := onnxio.ReadTensorFile(files[0])
-			if err != nil {
-				return nil, err
-			}
-			all += samplesOf(t, plan)
-		}
 	}
 	if _, err := plan.checkCount(dir, s.total, Options{}); err != nil {
 		return nil, err
