@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/shrinkml/shrink/onnxio"
@@ -53,7 +54,7 @@ func FuzzNpyHeader(f *testing.F) {
 		if err != nil {
 			t.Fatalf("written header does not parse: %v", err)
 		}
-		if h2.DType != h.DType || !equalShape(h2.Shape, h.Shape) || h2.DataOffset%64 != 0 {
+		if h2.DType != h.DType || !slices.Equal(h2.Shape, h.Shape) || h2.DataOffset%64 != 0 {
 			t.Fatalf("round trip: %+v, want %s %v", h2, h.DType, h.Shape)
 		}
 	})

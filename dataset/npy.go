@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -363,7 +364,7 @@ func (nw *NpyWriter) Write(t *onnxio.Tensor) error {
 	}
 	rows := int64(1)
 	if len(nw.shape) > 0 {
-		if len(t.Shape) != len(nw.shape) || !equalShape(t.Shape[1:], nw.shape[1:]) {
+		if len(t.Shape) != len(nw.shape) || !slices.Equal(t.Shape[1:], nw.shape[1:]) {
 			return fmt.Errorf("writing shape %v to a .npy file of shape %v", t.Shape, nw.shape)
 		}
 		rows = t.Shape[0]
@@ -399,16 +400,4 @@ func (nw *NpyWriter) Close() error {
 		return fmt.Errorf(".npy file declares %d rows, %d written", nw.rowsWanted(), nw.rows)
 	}
 	return nil
-}
-
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
