@@ -68,7 +68,7 @@ func (d *Compare) JUnit() ([]byte, error) {
 			fig = strconv.FormatFloat(*g.Figure, 'g', -1, 64)
 		}
 		bound := "at most"
-		if len(g.Gate) > 4 && g.Gate[:4] == "min-" {
+		if g.atLeast() {
 			bound = "at least"
 		}
 		detail := fmt.Sprintf("figure: %s %s\nlimit: %s %s (%s)\n", fig, g.Unit, bound, strconv.FormatFloat(g.Limit, 'g', -1, 64), g.Unit)

@@ -95,7 +95,7 @@ func gateCell(gates []Gate, i int) string {
 			fig = strconv.FormatFloat(*g.Figure, 'g', 4, 64)
 		}
 		op := "≤"
-		if strings.HasPrefix(g.Gate, "min-") {
+		if g.atLeast() {
 			op = "≥"
 		}
 		parts = append(parts, fmt.Sprintf("%s %s %s (%s %s)", mark, g.Gate, fig, op, strconv.FormatFloat(g.Limit, 'g', 4, 64)))

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"strings"
 
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/validate"
@@ -130,6 +131,10 @@ type Gate struct {
 	Reason  string   `json:"reason,omitempty"`
 	Message string   `json:"message"`
 }
+
+// atLeast reports whether the figure must reach the limit (a "min-" gate)
+// rather than stay under it, from the gate's name as the document has it.
+func (g Gate) atLeast() bool { return strings.HasPrefix(g.Gate, "min-") }
 
 // Eval is the shrink.eval/v1 document.
 type Eval struct {
