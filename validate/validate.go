@@ -114,7 +114,6 @@ type subjectState struct {
 	cls    Classification
 	reg    Regression
 	width  int
-	n      int64
 }
 
 // Run measures the models on src: one pass over the data (every model runs
@@ -207,7 +206,7 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 	for i, m := range models {
 		r := ModelResult{Name: m.Name, Path: m.Path, Output: st[i].output}
 		if ev.Labels {
-			r.Accuracy = st[i].accuracy(ev.Metric)
+			r.Accuracy = st[i].accuracy(ev.Metric, int64(ev.Samples))
 		}
 		ev.Models = append(ev.Models, r)
 	}
@@ -302,7 +301,6 @@ func (ev *Evaluation) addBatch(models []Subject, st []*subjectState, fid []Fidel
 				return fmt.Errorf("%s: batch at sample %d: %w", models[i].Name, b.Index, err)
 			}
 		}
-		s.n += int64(b.N)
 		if i == 0 {
 			ref = y
 			continue
@@ -318,7 +316,9 @@ func (ev *Evaluation) addBatch(models []Subject, st []*subjectState, fid []Fidel
 	return nil
 }
 
-func (s *subjectState) accuracy(m Metric) *Accuracy {
+// accuracy summarizes s over the evaluation's samples (every model sees
+// every batch).
+func (s *subjectState) accuracy(m Metric, samples int64) *Accuracy {
 	a := &Accuracy{Metric: m}
 	if m.IsClassification() {
 		c := s.cls
@@ -331,7 +331,7 @@ func (s *subjectState) accuracy(m Metric) *Accuracy {
 		}
 		return a
 	}
-	a.Samples = s.n
+	a.Samples = samples
 	a.MSE, a.MAE = s.reg.MSE(), s.reg.MAE()
 	a.Value = a.MSE
 	if m == MAE {
