@@ -1,7 +1,6 @@
 package train
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -71,17 +70,7 @@ func TestCNNGradients(t *testing.T) {
 	for i := range R {
 		R[i] = 2*rng.Float32() - 1
 	}
-	loss := func() float64 {
-		outs, err := e.Forward(bg, map[string]*onnxio.Tensor{"input": x}, Training)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var l float64
-		for i, v := range outs[0].Data.([]float32) {
-			l += float64(v) * float64(R[i])
-		}
-		return l
-	}
+	loss := weightedLoss(t, e, map[string]*onnxio.Tensor{"input": x}, Training, R)
 	l0 := loss()
 	e.ZeroGrad()
 	if err := e.Backward(bg, map[string][]float32{"logits": R}); err != nil {
@@ -92,35 +81,13 @@ func TestCNNGradients(t *testing.T) {
 		grad := append([]float32(nil), p.Grad...)
 		// The entry with the largest gradient, and a few random ones.
 		idx := rng.Perm(len(p.Data))[:min(4, len(p.Data))]
-		big := 0
-		for i, g := range grad {
-			if math.Abs(float64(g)) > math.Abs(float64(grad[big])) {
-				big = i
-			}
-		}
-		idx = append(idx, big)
+		idx = append(idx, argmaxAbs(grad))
 		for _, i := range idx {
-			v := p.Data[i]
-			h := float32(1e-3) * max(1, float32(math.Abs(float64(v))))
-			p.Data[i] = v + h
-			lp := loss()
-			p.Data[i] = v - h
-			lm := loss()
-			p.Data[i] = v
-			// A step that moves a ReLU input across 0 or changes a max
-			// pool's winner makes the one-sided slopes disagree: such
-			// points are not differentiable at this step size; skip them.
-			fwd, bwd := (lp-l0)/float64(h), (l0-lm)/float64(h)
-			if math.Abs(fwd-bwd) > 0.03*math.Max(math.Abs(fwd), math.Abs(bwd))+2e-2 {
+			if fdEntry(t, p, i, float64(grad[i]), l0, loss, 1e-2) {
+				checked++
+			} else {
 				kinks++
-				continue
 			}
-			num := (lp - lm) / float64(2*h)
-			a := float64(grad[i])
-			if math.Abs(a-num) > 3e-2*math.Max(math.Abs(a), math.Abs(num))+1e-2 {
-				t.Errorf("d/d %s[%d]: analytic %.6g, numeric %.6g", p.Name, i, a, num)
-			}
-			checked++
 		}
 	}
 	if checked < 3*(checked+kinks)/4 {

@@ -226,3 +226,57 @@ func aTensorInts(name string, v ...int64) *onnxpb.AttributeProto {
 	p, _ := t.ToProto()
 	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_TENSOR.Enum(), T: p}
 }
+
+// weightedLoss returns L = Σ R·y over the first output of e run on in in
+// the given mode: a scalar whose gradient with respect to that output is R.
+func weightedLoss(t *testing.T, e *Executor, in map[string]*onnxio.Tensor, mode Mode, R []float32) func() float64 {
+	return func() float64 {
+		outs, err := e.Forward(bg, in, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l float64
+		for i, v := range outs[0].Data.([]float32) {
+			l += float64(v) * float64(R[i])
+		}
+		return l
+	}
+}
+
+// argmaxAbs returns the index of the entry of s of largest magnitude, the
+// first on ties.
+func argmaxAbs(s []float32) int {
+	big := 0
+	for i, g := range s {
+		if math.Abs(float64(g)) > math.Abs(float64(s[big])) {
+			big = i
+		}
+	}
+	return big
+}
+
+// fdEntry compares analytic, the derivative of loss with respect to
+// p.Data[i], with a central difference around l0 = loss(), within
+// 3e-2 relative plus absTol. A step that moves a ReLU input across 0 or
+// changes a max pool's winner makes the one-sided slopes disagree: such
+// points are not differentiable at this step size, and fdEntry returns false
+// without checking.
+func fdEntry(t *testing.T, p *Param, i int, analytic, l0 float64, loss func() float64, absTol float64) bool {
+	t.Helper()
+	v := p.Data[i]
+	h := float32(1e-3) * max(1, float32(math.Abs(float64(v))))
+	p.Data[i] = v + h
+	lp := loss()
+	p.Data[i] = v - h
+	lm := loss()
+	p.Data[i] = v
+	fwd, bwd := (lp-l0)/float64(h), (l0-lm)/float64(h)
+	if math.Abs(fwd-bwd) > 0.03*math.Max(math.Abs(fwd), math.Abs(bwd))+2e-2 {
+		return false
+	}
+	num := (lp - lm) / float64(2*h)
+	if math.Abs(analytic-num) > 3e-2*math.Max(math.Abs(analytic), math.Abs(num))+absTol {
+		t.Errorf("d/d %s[%d]: analytic %.6g, numeric %.6g", p.Name, i, analytic, num)
+	}
+	return true
+}
