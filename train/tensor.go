@@ -86,54 +86,40 @@ func sizeClass(n int) int {
 	return p
 }
 
-func (p *pool) floats(n int) []float32 {
+func (p *pool) floats(n int) []float32 { return take(p, p.f, n, 4) }
+
+func (p *pool) putFloats(s []float32) { give(p, &p.f, s, 4) }
+
+func (p *pool) ints(n int) []int64 { return take(p, p.i, n, 8) }
+
+func (p *pool) putInts(s []int64) { give(p, &p.i, s, 8) }
+
+// take returns a buffer of n elements of size bytes each from lists,
+// allocating one of n's size class when the list is empty.
+func take[T any](p *pool, lists map[int][][]T, n int, size int64) []T {
 	c := sizeClass(n)
-	if l := p.f[c]; len(l) > 0 {
+	p.took(int64(c) * size)
+	if l := lists[c]; len(l) > 0 {
 		s := l[len(l)-1]
-		p.f[c] = l[:len(l)-1]
-		p.took(int64(c) * 4)
+		lists[c] = l[:len(l)-1]
 		return s[:n]
 	}
 	p.allocs++
-	p.took(int64(c) * 4)
-	return make([]float32, n, c)
+	return make([]T, n, c)
 }
 
-func (p *pool) putFloats(s []float32) {
+// give hands s back to *lists; buffers not of a size class (not from the
+// pool) are dropped.
+func give[T any](p *pool, lists *map[int][][]T, s []T, size int64) {
 	c := cap(s)
 	if c != sizeClass(c) {
 		return
 	}
-	if p.f == nil {
-		p.f = map[int][][]float32{}
+	if *lists == nil {
+		*lists = map[int][][]T{}
 	}
-	p.live -= int64(c) * 4
-	p.f[c] = append(p.f[c], s[:0])
-}
-
-func (p *pool) ints(n int) []int64 {
-	c := sizeClass(n)
-	if l := p.i[c]; len(l) > 0 {
-		s := l[len(l)-1]
-		p.i[c] = l[:len(l)-1]
-		p.took(int64(c) * 8)
-		return s[:n]
-	}
-	p.allocs++
-	p.took(int64(c) * 8)
-	return make([]int64, n, c)
-}
-
-func (p *pool) putInts(s []int64) {
-	c := cap(s)
-	if c != sizeClass(c) {
-		return
-	}
-	if p.i == nil {
-		p.i = map[int][][]int64{}
-	}
-	p.live -= int64(c) * 8
-	p.i[c] = append(p.i[c], s[:0])
+	p.live -= int64(c) * size
+	(*lists)[c] = append((*lists)[c], s[:0])
 }
 
 // bytes returns how many bytes the pool holds.
