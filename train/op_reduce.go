@@ -20,30 +20,36 @@ type reduceOp struct {
 
 func buildReduce(mean bool) builder {
 	return func(b *buildCtx) (built, error) {
-		o := &reduceOp{mean: mean, keepDims: b.attrInt("keepdims", 1) != 0, noopEmpty: b.attrInt("noop_with_empty_axes", 0) != 0}
 		inputSince := int64(18)
 		if !mean {
 			inputSince = 13
 		}
-		if b.opset >= inputSince {
-			o.fromInput = true
-			if err := b.needInputs(1, 2); err != nil {
-				return built{}, err
-			}
-			if err := b.needInt(1); err != nil {
-				return built{}, err
-			}
-		} else {
-			if err := b.needInputs(1, 1); err != nil {
-				return built{}, err
-			}
-			o.attrAxes = b.attrInts("axes", nil)
+		o := &reduceOp{mean: mean}
+		if err := o.readAxes(b, inputSince); err != nil {
+			return built{}, err
 		}
 		if err := b.needFloat(0); err != nil {
 			return built{}, err
 		}
 		return built{op: o, out: outs(onnxio.Float32, b.nOut), grad: gradSpec{diffIn: 1, saveIn: 2}}, nil
 	}
+}
+
+// readAxes reads keepdims, noop_with_empty_axes and where the axes come
+// from: the optional second input from opset inputSince, the axes
+// attribute before.
+func (o *reduceOp) readAxes(b *buildCtx, inputSince int64) error {
+	o.keepDims = b.attrInt("keepdims", 1) != 0
+	o.noopEmpty = b.attrInt("noop_with_empty_axes", 0) != 0
+	if b.opset < inputSince {
+		o.attrAxes = b.attrInts("axes", nil)
+		return b.needInputs(1, 1)
+	}
+	o.fromInput = true
+	if err := b.needInputs(1, 2); err != nil {
+		return err
+	}
+	return b.needInt(1)
 }
 
 func init() {
@@ -143,20 +149,9 @@ type reduceExtOp struct {
 
 func buildReduceExt(isMax bool) builder {
 	return func(b *buildCtx) (built, error) {
-		o := &reduceExtOp{reduceOp: reduceOp{keepDims: b.attrInt("keepdims", 1) != 0, noopEmpty: b.attrInt("noop_with_empty_axes", 0) != 0}, max: isMax}
-		if b.opset >= 18 {
-			o.fromInput = true
-			if err := b.needInputs(1, 2); err != nil {
-				return built{}, err
-			}
-			if err := b.needInt(1); err != nil {
-				return built{}, err
-			}
-		} else {
-			if err := b.needInputs(1, 1); err != nil {
-				return built{}, err
-			}
-			o.attrAxes = b.attrInts("axes", nil)
+		o := &reduceExtOp{max: isMax}
+		if err := o.readAxes(b, 18); err != nil {
+			return built{}, err
 		}
 		d := b.input(0)
 		if d != onnxio.Float32 && !isIntType(d) {
