@@ -19,8 +19,8 @@ type batchNormOp struct {
 	updateState   bool // mean and var are weights: Training mode updates them
 	nOut          int
 	// from the last forward pass
-	batch        bool
-	mean, invstd []float32
+	batch bool
+	normStats
 }
 
 func buildBatchNorm(b *buildCtx) (built, error) {
@@ -43,6 +43,36 @@ func buildBatchNorm(b *buildCtx) (built, error) {
 	return res, nil
 }
 
+// normStats holds the per-group mean and 1/sqrt(var+eps) of the last
+// forward pass of a normalization, for backward.
+type normStats struct {
+	mean, invstd []float32
+}
+
+// resize makes mean and invstd n long, reusing their memory.
+func (s *normStats) resize(n int) {
+	if cap(s.mean) < n {
+		s.mean, s.invstd = make([]float32, n), make([]float32, n)
+	}
+	s.mean, s.invstd = s.mean[:n], s.invstd[:n]
+}
+
+// meanInvStd returns the mean of xs and 1/sqrt(var+eps) of its population
+// variance, accumulated in float64 in two passes.
+func meanInvStd(xs []float32, eps float32) (mean, invstd float32) {
+	var s float64
+	for _, v := range xs {
+		s += float64(v)
+	}
+	mu := s / float64(len(xs))
+	var q float64
+	for _, v := range xs {
+		d := float64(v) - mu
+		q += d * d
+	}
+	return float32(mu), float32(1 / math.Sqrt(q/float64(len(xs))+float64(eps)))
+}
+
 func init() {
 	register("BatchNormalization", builder(buildBatchNorm), "LayerNormalization", builder(buildLayerNorm),
 		"InstanceNormalization", builder(buildInstanceNorm))
@@ -63,11 +93,11 @@ func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	S := prod(x.shape[2:])
 	m := N * S
 	o.batch = c.train || o.nodeTraining
-	if cap(o.mean) < C {
-		o.mean, o.invstd = make([]float32, C), make([]float32, C)
-	}
-	o.mean, o.invstd = o.mean[:C], o.invstd[:C]
-	bvar := make([]float32, C)
+	o.resize(C)
+	// The batch variance, then the new running mean and variance.
+	stats := c.pool.floats(3 * C)
+	defer c.pool.putFloats(stats)
+	bvar, newMean, newVar := stats[:C], stats[C:2*C], stats[2*C:]
 	if o.batch {
 		if m == 0 {
 			return nil, fmt.Errorf("BatchNormalization with batch statistics of an empty batch")
@@ -116,8 +146,6 @@ func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	res := []*tensor{y}
 	// Optional outputs: running mean and variance (updated when batch
 	// statistics were used), then (opset < 14) the batch mean and variance.
-	newMean := make([]float32, C)
-	newVar := make([]float32, C)
 	for ch := 0; ch < C; ch++ {
 		newMean[ch], newVar[ch] = rmean.f[ch], rvar.f[ch]
 		if o.batch {
@@ -210,11 +238,10 @@ func (o *batchNormOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) 
 
 // layerNormOp is LayerNormalization over the dimensions from axis on.
 type layerNormOp struct {
-	axis int
-	eps  float32
-	nOut int
-	// from the last forward pass, per normalized row
-	mean, invstd []float32
+	axis      int
+	eps       float32
+	nOut      int
+	normStats // per normalized row
 }
 
 func buildLayerNorm(b *buildCtx) (built, error) {
@@ -270,27 +297,13 @@ func (o *layerNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 			return nil, err
 		}
 	}
-	if cap(o.mean) < rows {
-		o.mean, o.invstd = make([]float32, rows), make([]float32, rows)
-	}
-	o.mean, o.invstd = o.mean[:rows], o.invstd[:rows]
+	o.resize(rows)
 	y := c.pool.newFloat(cloneShape(x.shape))
 	parallelFor(c.threads, rows, max(1, elemGrain/max(n, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xs, ys := x.f[r*n:(r+1)*n], y.f[r*n:(r+1)*n]
-			var s float64
-			for _, v := range xs {
-				s += float64(v)
-			}
-			mu := s / float64(n)
-			var q float64
-			for _, v := range xs {
-				d := float64(v) - mu
-				q += d * d
-			}
-			inv := 1 / math.Sqrt(q/float64(n)+float64(o.eps))
-			o.mean[r], o.invstd[r] = float32(mu), float32(inv)
-			m32, i32 := float32(mu), float32(inv)
+			m32, i32 := meanInvStd(xs, o.eps)
+			o.mean[r], o.invstd[r] = m32, i32
 			for i, v := range xs {
 				ys[i] = (v - m32) * i32 * scale[i]
 				if bias != nil {
@@ -396,8 +409,8 @@ func (o *layerNormOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) 
 // normalized over its spatial positions, then scaled and shifted per
 // channel.
 type instanceNormOp struct {
-	eps          float32
-	mean, invstd []float32 // per plane, from the last forward pass
+	eps       float32
+	normStats // per plane
 }
 
 func buildInstanceNorm(b *buildCtx) (built, error) {
@@ -420,28 +433,15 @@ func (o *instanceNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 		return nil, fmt.Errorf("InstanceNormalization scale %v and bias %v for %d channels", scale.shape, bias.shape, C)
 	}
 	planes, S := x.shape[0]*C, prod(x.shape[2:])
-	if cap(o.mean) < planes {
-		o.mean, o.invstd = make([]float32, planes), make([]float32, planes)
-	}
-	o.mean, o.invstd = o.mean[:planes], o.invstd[:planes]
+	o.resize(planes)
 	y := c.pool.newFloat(cloneShape(x.shape))
 	parallelFor(c.threads, planes, max(1, elemGrain/max(S, 1)), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			xs, ys := x.f[pl*S:(pl+1)*S], y.f[pl*S:(pl+1)*S]
-			var s float64
-			for _, v := range xs {
-				s += float64(v)
-			}
-			mu := s / float64(S)
-			var q float64
-			for _, v := range xs {
-				d := float64(v) - mu
-				q += d * d
-			}
-			inv := float32(1 / math.Sqrt(q/float64(S)+float64(o.eps)))
-			o.mean[pl], o.invstd[pl] = float32(mu), inv
+			mu, inv := meanInvStd(xs, o.eps)
+			o.mean[pl], o.invstd[pl] = mu, inv
 			a := scale.f[pl%C] * inv
-			b := bias.f[pl%C] - float32(mu)*a
+			b := bias.f[pl%C] - mu*a
 			for i, v := range xs {
 				ys[i] = v*a + b
 			}
