@@ -155,6 +155,19 @@ func (o *convOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	return []*tensor{y}, nil
 }
 
+// biasGrad returns the gradient of a per-channel bias of the given shape
+// added to an N×M×P output whose gradient is gy: the sum of gy over each
+// channel.
+func biasGrad(c *runCtx, shape []int, gy []float32, N, M, P int) *tensor {
+	db := c.pool.zeroFloat(cloneShape(shape))
+	for n := 0; n < N; n++ {
+		for m := 0; m < M; m++ {
+			db.f[m] += kernels.Sum(gy[(n*M+m)*P : (n*M+m+1)*P])
+		}
+	}
+	return db
+}
+
 func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*tensor, error) {
 	x, w, gy := in[0], in[1], gout[0]
 	p, err := o.plan(x, w)
@@ -172,17 +185,7 @@ func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 		res[1] = dw
 	}
 	if len(in) > 2 && in[2] != nil && want[2] {
-		db := c.pool.zeroFloat(cloneShape(in[2].shape))
-		for n := 0; n < p.N; n++ {
-			for m := 0; m < p.M; m++ {
-				var s float32
-				for _, v := range gy.f[(n*p.M+m)*p.P : (n*p.M+m+1)*p.P] {
-					s += v
-				}
-				db.f[m] += s
-			}
-		}
-		res[2] = db
+		res[2] = biasGrad(c, in[2].shape, gy.f, p.N, p.M, p.P)
 	}
 	if dx == nil && dw == nil || p.N == 0 || p.P == 0 {
 		return res, nil

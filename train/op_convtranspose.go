@@ -244,17 +244,7 @@ func (o *convTransposeOp) backward(c *runCtx, in, out, gout []*tensor, want []bo
 		res[1] = dw
 	}
 	if len(in) > 2 && in[2] != nil && want[2] {
-		db := c.pool.zeroFloat(cloneShape(in[2].shape))
-		for n := 0; n < p.N; n++ {
-			for m := 0; m < p.M; m++ {
-				var s float32
-				for _, v := range gy.f[(n*p.M+m)*p.YS : (n*p.M+m+1)*p.YS] {
-					s += v
-				}
-				db.f[m] += s
-			}
-		}
-		res[2] = db
+		res[2] = biasGrad(c, in[2].shape, gy.f, p.N, p.M, p.YS)
 	}
 	if dx == nil && dw == nil || p.N == 0 || p.P == 0 {
 		if dx != nil {

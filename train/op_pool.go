@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/shrinkml/shrink/kernels"
 	"github.com/shrinkml/shrink/onnxio"
 )
 
@@ -412,11 +413,7 @@ func (globalAvgPoolOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	S := prod(x.shape[2:])
 	y := c.pool.newFloat(shape)
 	for pl := range y.f {
-		var s float32
-		for _, v := range x.f[pl*S : (pl+1)*S] {
-			s += v
-		}
-		y.f[pl] = s / float32(S)
+		y.f[pl] = kernels.Sum(x.f[pl*S:(pl+1)*S]) / float32(S)
 	}
 	return []*tensor{y}, nil
 }
