@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/shrinkml/shrink/kernels"
 	"github.com/shrinkml/shrink/onnxio"
 )
 
@@ -65,7 +66,7 @@ func (o *unaryOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*
 	return []*tensor{gx}, nil
 }
 
-// reluOp is Relu with slice loops.
+// buildRelu is Relu with the kernels package's slice loops.
 func buildRelu(b *buildCtx) (built, error) {
 	res, err := unary(simple(func(x float32) float32 { return max(x, 0) }, func(_, y float32) float32 {
 		if y > 0 {
@@ -77,22 +78,9 @@ func buildRelu(b *buildCtx) (built, error) {
 		return res, err
 	}
 	o := res.op.(*unaryOp)
-	o.fs = func(y, x []float32) {
-		y = y[:len(x)]
-		for i, v := range x {
-			y[i] = max(v, 0)
-		}
-	}
-	o.ds = func(gx, g, _, y []float32) {
-		g, y = g[:len(gx)], y[:len(gx)]
-		for i, v := range y {
-			d := g[i]
-			if v <= 0 {
-				d = 0
-			}
-			gx[i] = d
-		}
-	}
+	o.fs = kernels.Relu
+	// y > 0 exactly where x > 0, so y stands in for x.
+	o.ds = func(gx, g, _, y []float32) { kernels.ReluBackward(gx, g, y[:len(gx)]) }
 	return res, nil
 }
 
