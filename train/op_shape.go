@@ -155,13 +155,19 @@ func axesFrom(attr []int64, fromInput bool, in []*tensor, k int) ([]int64, bool,
 	return v, true, err
 }
 
+// axesInputs checks the inputs of Squeeze and Unsqueeze and says whether
+// the axes come from input 1 (opset 13 on, at least minIn inputs) rather
+// than the axes attribute.
+func axesInputs(b *buildCtx, minIn int) (fromInput bool, err error) {
+	if b.opset < 13 {
+		return false, b.needInputs(1, 1)
+	}
+	return true, b.needInputs(minIn, 2)
+}
+
 func buildSqueeze(b *buildCtx) (built, error) {
-	fromInput := b.opset >= 13
-	if fromInput {
-		if err := b.needInputs(1, 2); err != nil {
-			return built{}, err
-		}
-	} else if err := b.needInputs(1, 1); err != nil {
+	fromInput, err := axesInputs(b, 1)
+	if err != nil {
 		return built{}, err
 	}
 	attr := b.attrInts("axes", nil)
@@ -198,12 +204,8 @@ func buildSqueeze(b *buildCtx) (built, error) {
 }
 
 func buildUnsqueeze(b *buildCtx) (built, error) {
-	fromInput := b.opset >= 13
-	if fromInput {
-		if err := b.needInputs(2, 2); err != nil {
-			return built{}, err
-		}
-	} else if err := b.needInputs(1, 1); err != nil {
+	fromInput, err := axesInputs(b, 2)
+	if err != nil {
 		return built{}, err
 	}
 	attr := b.attrInts("axes", nil)
