@@ -104,6 +104,16 @@ func checkAxis(n, outer, channels, inner int, per ...int) {
 	}
 }
 
+// eachRun calls f with the channel and offset of each run of inner values
+// of an outer×channels×inner array, in memory order.
+func eachRun(outer, channels, inner int, f func(c, off int)) {
+	for o := 0; o < outer; o++ {
+		for c := 0; c < channels; c++ {
+			f(c, (o*channels+c)*inner)
+		}
+	}
+}
+
 // smallInner is the inner size below which the per-channel reductions loop
 // in Go rather than call a vector kernel per run of inner values.
 const smallInner = 16
@@ -133,15 +143,12 @@ func AbsMaxPerChannel(dst, src []float32, outer, channels, inner int) {
 		}
 		return
 	}
-	im := cur()
-	for o := 0; o < outer; o++ {
-		for c := 0; c < channels; c++ {
-			off := (o*channels + c) * inner
-			if m := im.absMax(src[off : off+inner]); m > dst[c] {
-				dst[c] = m
-			}
+	absMax := cur().absMax
+	eachRun(outer, channels, inner, func(c, off int) {
+		if m := absMax(src[off : off+inner]); m > dst[c] {
+			dst[c] = m
 		}
-	}
+	})
 }
 
 // MinMaxPerChannel folds the per-channel minima and maxima of src, seen as
@@ -170,19 +177,16 @@ func MinMaxPerChannel(lo, hi, src []float32, outer, channels, inner int) {
 		}
 		return
 	}
-	im := cur()
-	for o := 0; o < outer; o++ {
-		for c := 0; c < channels; c++ {
-			off := (o*channels + c) * inner
-			l, h := im.minMax(src[off : off+inner])
-			if l < lo[c] {
-				lo[c] = l
-			}
-			if h > hi[c] {
-				hi[c] = h
-			}
+	minMax := cur().minMax
+	eachRun(outer, channels, inner, func(c, off int) {
+		l, h := minMax(src[off : off+inner])
+		if l < lo[c] {
+			lo[c] = l
 		}
-	}
+		if h > hi[c] {
+			hi[c] = h
+		}
+	})
 }
 
 // QuantizeU8PerChannel is QuantizeU8 with one scale and zero point per
@@ -198,13 +202,10 @@ func MinMaxPerChannel(lo, hi, src []float32, outer, channels, inner int) {
 func QuantizeU8PerChannel(dst []uint8, src []float32, outer, channels, inner int, scale []float32, zeroPoint []uint8) {
 	checkAxis(len(src), outer, channels, inner, len(scale), len(zeroPoint))
 	checkLen(len(dst), len(src))
-	im := cur()
-	for o := 0; o < outer; o++ {
-		for c := 0; c < channels; c++ {
-			off := (o*channels + c) * inner
-			im.quantizeU8(dst[off:off+inner], src[off:off+inner], scale[c], zeroPoint[c])
-		}
-	}
+	f := cur().quantizeU8
+	eachRun(outer, channels, inner, func(c, off int) {
+		f(dst[off:off+inner], src[off:off+inner], scale[c], zeroPoint[c])
+	})
 }
 
 // QuantizeI8PerChannel is QuantizeI8 with one scale and zero point per
@@ -212,13 +213,10 @@ func QuantizeU8PerChannel(dst []uint8, src []float32, outer, channels, inner int
 func QuantizeI8PerChannel(dst []int8, src []float32, outer, channels, inner int, scale []float32, zeroPoint []int8) {
 	checkAxis(len(src), outer, channels, inner, len(scale), len(zeroPoint))
 	checkLen(len(dst), len(src))
-	im := cur()
-	for o := 0; o < outer; o++ {
-		for c := 0; c < channels; c++ {
-			off := (o*channels + c) * inner
-			im.quantizeI8(dst[off:off+inner], src[off:off+inner], scale[c], zeroPoint[c])
-		}
-	}
+	f := cur().quantizeI8
+	eachRun(outer, channels, inner, func(c, off int) {
+		f(dst[off:off+inner], src[off:off+inner], scale[c], zeroPoint[c])
+	})
 }
 
 // DequantizeU8PerChannel is DequantizeU8 with one scale and zero point per
@@ -226,13 +224,10 @@ func QuantizeI8PerChannel(dst []int8, src []float32, outer, channels, inner int,
 func DequantizeU8PerChannel(dst []float32, src []uint8, outer, channels, inner int, scale []float32, zeroPoint []uint8) {
 	checkAxis(len(src), outer, channels, inner, len(scale), len(zeroPoint))
 	checkLen(len(dst), len(src))
-	im := cur()
-	for o := 0; o < outer; o++ {
-		for c := 0; c < channels; c++ {
-			off := (o*channels + c) * inner
-			im.dequantizeU8(dst[off:off+inner], src[off:off+inner], scale[c], zeroPoint[c])
-		}
-	}
+	f := cur().dequantizeU8
+	eachRun(outer, channels, inner, func(c, off int) {
+		f(dst[off:off+inner], src[off:off+inner], scale[c], zeroPoint[c])
+	})
 }
 
 // DequantizeI8PerChannel is DequantizeI8 with one scale and zero point per
@@ -240,13 +235,10 @@ func DequantizeU8PerChannel(dst []float32, src []uint8, outer, channels, inner i
 func DequantizeI8PerChannel(dst []float32, src []int8, outer, channels, inner int, scale []float32, zeroPoint []int8) {
 	checkAxis(len(src), outer, channels, inner, len(scale), len(zeroPoint))
 	checkLen(len(dst), len(src))
-	im := cur()
-	for o := 0; o < outer; o++ {
-		for c := 0; c < channels; c++ {
-			off := (o*channels + c) * inner
-			im.dequantizeI8(dst[off:off+inner], src[off:off+inner], scale[c], zeroPoint[c])
-		}
-	}
+	f := cur().dequantizeI8
+	eachRun(outer, channels, inner, func(c, off int) {
+		f(dst[off:off+inner], src[off:off+inner], scale[c], zeroPoint[c])
+	})
 }
 
 // ErrHistogramRange reports a histogram range that is not finite with
