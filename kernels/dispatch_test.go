@@ -45,7 +45,7 @@ func TestImplComplete(t *testing.T) {
 	for _, e := range implTable {
 		im := e.impl
 		if im.quantizeU8 == nil || im.quantizeI8 == nil || im.dequantizeU8 == nil || im.dequantizeI8 == nil ||
-			im.minMax == nil || im.absMax == nil || im.dot == nil || im.axpy == nil || im.sum == nil || im.gemm.kern == nil {
+			im.minMax == nil || im.absMax == nil || im.histogram == nil || im.dot == nil || im.axpy == nil || im.sum == nil || im.gemm.kern == nil {
 			t.Errorf("implementation %q lacks a kernel", im.name)
 		}
 		if g := im.gemm; g.mr <= 0 || g.nr <= 0 || g.kc <= 0 || g.nb < g.nr || g.mc < g.mr {
