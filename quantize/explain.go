@@ -173,7 +173,7 @@ func (q *quantizer) explain(ctx context.Context, v *variant, rep *Report, sample
 		}
 		for k, name := range chunk {
 			sig, noise := sqnrSums(a[0][k], b[0][k])
-			rep.Nodes[carrierRow[name]].SQNR = f64(sqnrDB(sig, noise))
+			rep.Nodes[carrierRow[name]].SQNR = f64(validate.SQNR(sig, noise))
 		}
 	}
 	return nil
@@ -189,8 +189,6 @@ func (q *quantizer) carrier(v *variant, fn *onnxpb.NodeProto, s *NodeState) stri
 	}
 	return fn.Output[0]
 }
-
-func sqnrDB(sig, noise float64) float64 { return validate.SQNR(sig, noise) }
 
 func batchOf(in map[string]*onnxio.Tensor) *dataset.Batch {
 	b := &dataset.Batch{Inputs: in}
@@ -275,7 +273,7 @@ func measureOutputs(ctx context.Context, ref, m *onnxio.Model, src dataset.Sourc
 	for k, o := range outs {
 		r[k] = Out{Name: o.GetName()}
 		if sig[k] > 0 || noise[k] > 0 {
-			r[k].SQNR = f64(sqnrDB(sig[k], noise[k]))
+			r[k].SQNR = f64(validate.SQNR(sig[k], noise[k]))
 		}
 	}
 	return r, n, src.Reset()

@@ -694,7 +694,7 @@ func (e *sqnrEval) measure(ctx context.Context, m *onnxio.Model) ([]Out, int, er
 	for k, name := range e.names {
 		out[k] = Out{Name: name}
 		if isFloat[k] {
-			out[k].SQNR = f64(sqnrDB(sig[k], noise[k]))
+			out[k].SQNR = f64(validate.SQNR(sig[k], noise[k]))
 		}
 	}
 	return out, n, e.val.Reset()

@@ -10,6 +10,7 @@ import (
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
 	"github.com/shrinkml/shrink/onnxio/ort"
+	"github.com/shrinkml/shrink/validate"
 )
 
 // unlabeled drops the labels of a source: the SQNR budget needs none.
@@ -39,7 +40,7 @@ func valSQNR(t *testing.T, a, b *onnxio.Model, src *memSource) float64 {
 		sig += s
 		noise += n
 	}
-	return sqnrDB(sig, noise)
+	return validate.SQNR(sig, noise)
 }
 
 // With ranges calibrated on dimmed images (×0.7) the all-int8 CNN's logits
