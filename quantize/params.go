@@ -21,26 +21,6 @@ type Params struct {
 // PerChannel reports whether p has one scale per channel.
 func (p Params) PerChannel() bool { return p.Axis >= 0 }
 
-func (p Params) qmin() int32 {
-	switch p.DType {
-	case onnxio.Uint8:
-		return 0
-	case onnxio.Int8:
-		return -128
-	}
-	return math.MinInt32
-}
-
-func (p Params) qmax() int32 {
-	switch p.DType {
-	case onnxio.Uint8:
-		return 255
-	case onnxio.Int8:
-		return 127
-	}
-	return math.MaxInt32
-}
-
 // minScale is the smallest scale written: below it x/scale overflows
 // float32 for ordinary activations and ORT's requantization multipliers
 // lose meaning.
@@ -267,11 +247,6 @@ func QuantizeBias(name string, b *onnxio.Tensor, sIn float32, wp *Params) (*Bias
 		res.Params.Scale = []float32{float32(float64(sIn) * float64(wp.Scale[0]))}
 		res.Params.Zero = []int32{0}
 		res.Params.Axis = -1
-		// Recompute with the single scale (identical unless widened).
-		for c, v := range data {
-			r := math.RoundToEven(float64(v) / float64(res.Params.Scale[0]))
-			q[c] = int32(math.Max(math.MinInt32, math.Min(lim, r)))
-		}
 	}
 	return res, nil
 }
