@@ -152,15 +152,9 @@ func (b *builder) weight(n *onnxpb.NodeProto, s Spec, inScale float32, perTensor
 	}
 	key := fmt.Sprintf("%s|%d", wname, axis)
 	if s.WeightAlpha != 1 {
-		f, err := wt.Float32s()
-		if err != nil {
+		if wt, err = scaledCopy(wt, s.WeightAlpha); err != nil {
 			return w, nil, err
 		}
-		g := make([]float32, len(f))
-		for i, v := range f {
-			g[i] = v * s.WeightAlpha
-		}
-		wt = &onnxio.Tensor{Name: wt.Name, DType: onnxio.Float32, Shape: wt.Shape, Data: g}
 		key += fmt.Sprintf("|alpha%g", s.WeightAlpha)
 	}
 	cached, haveCached := b.weights[key]
@@ -176,20 +170,13 @@ func (b *builder) weight(n *onnxpb.NodeProto, s Spec, inScale float32, perTensor
 			return w, nil, err
 		}
 		if s.BiasBeta != 1 && s.BiasBeta != 0 {
-			f, err := bt.Float32s()
-			if err != nil {
+			if bt, err = scaledCopy(bt, s.BiasBeta); err != nil {
 				return w, nil, err
 			}
-			g := make([]float32, len(f))
-			for i, v := range f {
-				g[i] = v * s.BiasBeta
-			}
-			bt = &onnxio.Tensor{Name: bt.Name, DType: onnxio.Float32, Shape: bt.Shape, Data: g}
 		}
 		if len(bt.Shape) == 2 { // Gemm's [1, N]
 			bt = &onnxio.Tensor{Name: bt.Name, DType: bt.DType, Shape: []int64{bt.Shape[1]}, Data: bt.Data}
 		}
-		before := append([]float32(nil), wp.Scale...)
 		br, err := QuantizeBias(b.name(n.Input[s.Bias]+"_quantized"), bt, inScale, &wp)
 		if err != nil {
 			return w, nil, err
@@ -199,7 +186,6 @@ func (b *builder) weight(n *onnxpb.NodeProto, s Spec, inScale float32, perTensor
 				return w, nil, fmt.Errorf("bias %q would overflow int32 with the scale of weight %q, which another node shares", n.Input[s.Bias], wname)
 			}
 			b.biasWidened[n] = br.Widened
-			_ = before
 		}
 		if err := b.addInit(br.Q); err != nil {
 			return w, nil, err
@@ -228,6 +214,20 @@ func (b *builder) weight(n *onnxpb.NodeProto, s Spec, inScale float32, perTensor
 	w = qref{Q: qt.Name, Scale: sc, Zero: z, P: wp}
 	b.weights[key] = w
 	return w, bias, nil
+}
+
+// scaledCopy returns a float32 copy of t multiplied by f (Gemm's alpha or
+// beta folded into its weight or bias).
+func scaledCopy(t *onnxio.Tensor, f float32) (*onnxio.Tensor, error) {
+	x, err := t.Float32s()
+	if err != nil {
+		return nil, err
+	}
+	y := make([]float32, len(x))
+	for i, v := range x {
+		y[i] = v * f
+	}
+	return &onnxio.Tensor{Name: t.Name, DType: onnxio.Float32, Shape: t.Shape, Data: y}, nil
 }
 
 // constant quantizes a constant operand of an elementwise op in the
