@@ -18,29 +18,11 @@ func writeQDQ(b *builder, p *Plan) error {
 	// Weights, biases and constants first, while node inputs still carry
 	// their original names.
 	for _, s := range p.Quantized() {
-		n := s.Node
 		if s.Handler.Kind != Compute && s.Handler.Kind != Elementwise {
 			continue
 		}
-		for _, i := range s.Spec.Consts {
-			r, err := b.constant(n.Input[i], p.ActType)
-			if err != nil {
-				return fmt.Errorf("node %q: %w", n.GetName(), err)
-			}
-			n.Input[i] = b.dq(r, n.Input[i])
-		}
-		if s.Spec.Weight < 0 {
-			continue
-		}
-		in := p.Tensors[n.Input[s.Spec.Acts[0]]]
-		w, bias, err := b.weight(n, s.Spec, in.Scale[0], p.PerTensor)
-		if err != nil {
-			return fmt.Errorf("node %q: %w", n.GetName(), err)
-		}
-		n.Input[s.Spec.Weight] = b.dq(w, n.Input[s.Spec.Weight])
-		foldGemmScalars(n, s.Spec)
-		if bias != nil {
-			n.Input[s.Spec.Bias] = b.dq(*bias, n.Input[s.Spec.Bias])
+		if err := b.dqOperands(s, p); err != nil {
+			return fmt.Errorf("node %q: %w", s.Node.GetName(), err)
 		}
 	}
 	isInput := map[string]bool{}
@@ -84,6 +66,34 @@ func writeQDQ(b *builder, p *Plan) error {
 		return err
 	}
 	b.hold(holds)
+	return nil
+}
+
+// dqOperands quantizes the constant operands of s's node and its weight
+// and bias (int8 and int32 initializers) and makes the node read them
+// through DequantizeLinear.
+func (b *builder) dqOperands(s *NodeState, p *Plan) error {
+	n := s.Node
+	for _, i := range s.Spec.Consts {
+		r, err := b.constant(n.Input[i], p.ActType)
+		if err != nil {
+			return err
+		}
+		n.Input[i] = b.dq(r, n.Input[i])
+	}
+	if s.Spec.Weight < 0 {
+		return nil
+	}
+	in := p.Tensors[n.Input[s.Spec.Acts[0]]]
+	w, bias, err := b.weight(n, s.Spec, in.Scale[0], p.PerTensor)
+	if err != nil {
+		return err
+	}
+	n.Input[s.Spec.Weight] = b.dq(w, n.Input[s.Spec.Weight])
+	foldGemmScalars(n, s.Spec)
+	if bias != nil {
+		n.Input[s.Spec.Bias] = b.dq(*bias, n.Input[s.Spec.Bias])
+	}
 	return nil
 }
 

@@ -51,7 +51,10 @@ func writeQOperator(b *builder, p *Plan) error {
 			err = s.Handler.QOperator(w, n, s.Spec)
 		}
 		if errors.Is(err, errNoQOp) {
-			err = w.wrap(n, s)
+			// Keep n as a float op: its weights become int8 behind a
+			// DequantizeLinear, and the boundary pass gives it float
+			// inputs and quantizes its output.
+			err = b.dqOperands(s, p)
 		}
 		if err != nil {
 			return fmt.Errorf("node %q: %w", n.GetName(), err)
@@ -159,32 +162,6 @@ func copyAttrs(dst, n *onnxpb.NodeProto, skip ...string) {
 	}
 }
 
-// wrap keeps n as a float op: its weights become int8 behind a
-// DequantizeLinear, and the boundary pass gives it float inputs and
-// quantizes its output.
-func (w *qopWriter) wrap(n *onnxpb.NodeProto, s *NodeState) error {
-	if s.Handler.Kind == Compute && s.Spec.Weight >= 0 {
-		in := w.p.Tensors[n.Input[s.Spec.Acts[0]]]
-		wr, bias, err := w.b.weight(n, s.Spec, in.Scale[0], w.p.PerTensor)
-		if err != nil {
-			return err
-		}
-		n.Input[s.Spec.Weight] = w.b.dq(wr, n.Input[s.Spec.Weight])
-		foldGemmScalars(n, s.Spec)
-		if bias != nil {
-			n.Input[s.Spec.Bias] = w.b.dq(*bias, n.Input[s.Spec.Bias])
-		}
-	}
-	for _, i := range s.Spec.Consts {
-		r, err := w.b.constant(n.Input[i], w.p.ActType)
-		if err != nil {
-			return err
-		}
-		n.Input[i] = w.b.dq(r, n.Input[i])
-	}
-	return nil
-}
-
 // The QOperator forms, one per handler.
 
 func convQOp(w *qopWriter, n *onnxpb.NodeProto, s Spec) error {
@@ -271,7 +248,20 @@ func binaryQOp(w *qopWriter, n *onnxpb.NodeProto, s Spec) error {
 	if !ok {
 		return errNoQOp
 	}
-	var ins []string
+	ins, err := w.operands(n, s, nil)
+	if err != nil {
+		return err
+	}
+	ins = append(ins, y.Scale, y.Zero)
+	m := w.node(n, "QLinear"+n.GetOpType(), msDomain, ins, y.Q)
+	w.commit(n, true, m)
+	return nil
+}
+
+// operands appends to ins the (tensor, scale, zero point) triple of every
+// input of n: the twin of an activation, the quantized initializer of a
+// constant.
+func (w *qopWriter) operands(n *onnxpb.NodeProto, s Spec, ins []string) ([]string, error) {
 	for i := range n.Input {
 		var r qref
 		var err error
@@ -281,14 +271,11 @@ func binaryQOp(w *qopWriter, n *onnxpb.NodeProto, s Spec) error {
 			r, err = w.in(n, i)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ins = append(ins, r.Q, r.Scale, r.Zero)
 	}
-	ins = append(ins, y.Scale, y.Zero)
-	m := w.node(n, "QLinear"+n.GetOpType(), msDomain, ins, y.Q)
-	w.commit(n, true, m)
-	return nil
+	return ins, nil
 }
 
 func isConst(s Spec, i int) bool {
@@ -305,19 +292,9 @@ func concatQOp(w *qopWriter, n *onnxpb.NodeProto, s Spec) error {
 	if !ok {
 		return errNoQOp
 	}
-	ins := []string{y.Scale, y.Zero}
-	for i := range n.Input {
-		var r qref
-		var err error
-		if isConst(s, i) {
-			r, err = w.b.constant(n.Input[i], w.p.ActType)
-		} else {
-			r, err = w.in(n, i)
-		}
-		if err != nil {
-			return err
-		}
-		ins = append(ins, r.Q, r.Scale, r.Zero)
+	ins, err := w.operands(n, s, []string{y.Scale, y.Zero})
+	if err != nil {
+		return err
 	}
 	m := w.node(n, "QLinearConcat", msDomain, ins, y.Q)
 	copyAttrs(m, n)
