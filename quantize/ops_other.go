@@ -23,13 +23,7 @@ func binarySpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 	if len(n.Input) != 2 {
 		return s, "needs two inputs"
 	}
-	for i, in := range n.Input {
-		if g.IsWeight(in) {
-			s.Consts = append(s.Consts, i)
-		} else {
-			s.Acts = append(s.Acts, i)
-		}
-	}
+	splitOperands(g, n, &s)
 	if len(s.Acts) == 0 {
 		return s, "both operands are constants"
 	}
@@ -38,20 +32,28 @@ func binarySpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 
 func concatSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 	s := noSpec()
-	for i, in := range n.Input {
+	for _, in := range n.Input {
 		if in == "" {
 			return s, "empty input"
 		}
+	}
+	splitOperands(g, n, &s)
+	if len(s.Acts) == 0 {
+		return s, "all inputs are constants"
+	}
+	return s, ""
+}
+
+// splitOperands lists n's constant inputs in s.Consts (quantized with
+// their own range) and the others in s.Acts.
+func splitOperands(g *onnxio.Graph, n *onnxpb.NodeProto, s *Spec) {
+	for i, in := range n.Input {
 		if g.IsWeight(in) {
 			s.Consts = append(s.Consts, i)
 		} else {
 			s.Acts = append(s.Acts, i)
 		}
 	}
-	if len(s.Acts) == 0 {
-		return s, "all inputs are constants"
-	}
-	return s, ""
 }
 
 func poolSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
