@@ -88,7 +88,7 @@ func (c *minMaxCalib) Observe(name string, data []float32) {
 	if len(data) == 0 {
 		return
 	}
-	lo, hi := minMaxOf(data)
+	lo, hi := kernels.MinMax(data)
 	if lo > hi {
 		return
 	}
@@ -293,5 +293,3 @@ const (
 	maxEntropyBins    = 4096
 	entropyCandidates = 512
 )
-
-func minMaxOf(data []float32) (float32, float32) { return kernels.MinMax(data) }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/shrinkml/shrink/kernels"
 )
 
 func normals(seed uint64, n int, sigma float64) []float32 {
@@ -38,7 +40,7 @@ func TestHistogramMergesAcrossBatches(t *testing.T) {
 	if sum != int64(len(all)) || h.N != int64(len(all)) {
 		t.Fatalf("counts sum %d, N %d, want %d", sum, h.N, len(all))
 	}
-	lo, hi := minMaxOf(all)
+	lo, hi := kernels.MinMax(all)
 	if h.Min != lo || h.Max != hi {
 		t.Fatalf("min/max %g %g want %g %g", h.Min, h.Max, lo, hi)
 	}
@@ -98,7 +100,7 @@ func TestCalibratorsOnNormalData(t *testing.T) {
 		for b := 0; b < 5; b++ {
 			x := normals(uint64(10+b), 20000, 1)
 			c.Observe("x", x)
-			l, h := minMaxOf(x)
+			l, h := kernels.MinMax(x)
 			lo0, hi0 = min(lo0, l), max(hi0, h)
 			relu := make([]float32, len(x))
 			for i, v := range x {
