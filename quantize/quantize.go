@@ -19,6 +19,10 @@ type quantizer struct {
 	st    *Stats
 	index map[*onnxpb.NodeProto]int // float model node → index
 	notes []string
+	// sample is the first calibration batch of batch samples, read once
+	// (see calibSample).
+	sample map[string]*onnxio.Tensor
+	batch  int
 }
 
 // variant is one quantized model built from the float one.
@@ -104,7 +108,7 @@ func (q *quantizer) upgrade(ctx context.Context) error {
 	}
 	ranks := map[string]int{}
 	if needs := rankNeeds(q.m); len(needs) > 0 && q.o.Calib != nil {
-		if in, _, err := firstBatch(ctx, q.o.Calib); err == nil {
+		if in, _, err := q.calibSample(ctx); err == nil {
 			var inner []string
 			for _, t := range needs {
 				if x, ok := in[t]; ok {

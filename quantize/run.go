@@ -37,7 +37,7 @@ func (q *quantizer) run(ctx context.Context) (*onnxio.Model, *Report, error) {
 	var sample map[string]*onnxio.Tensor
 	batch := 0
 	if q.o.Calib != nil {
-		sample, batch, err = firstBatch(ctx, q.o.Calib)
+		sample, batch, err = q.calibSample(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -168,6 +168,20 @@ func (q *quantizer) newReport() *Report {
 		}
 	}
 	return r
+}
+
+// calibSample returns the first calibration batch and its number of
+// samples, read on the first call only: the opset upgrade and the speed
+// and explain steps share it.
+func (q *quantizer) calibSample(ctx context.Context) (map[string]*onnxio.Tensor, int, error) {
+	if q.sample == nil {
+		in, n, err := firstBatch(ctx, q.o.Calib)
+		if err != nil {
+			return nil, 0, err
+		}
+		q.sample, q.batch = in, n
+	}
+	return q.sample, q.batch, nil
 }
 
 // firstBatch reads the first batch of src (and rewinds it).
