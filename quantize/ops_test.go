@@ -2,7 +2,6 @@ package quantize
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/shrinkml/shrink/onnxio"
@@ -256,5 +255,3 @@ func checkNumerics(t *testing.T, m, qm *onnxio.Model, shapes map[string][]int64,
 	}
 	t.Logf("output SQNR %.1f dB", sq)
 }
-
-var _ = fmt.Sprint
