@@ -240,20 +240,20 @@ func (m *Model) loadExternal(dir string) error {
 	})
 }
 
-// externalize moves the raw data of every initializer of at least threshold
-// bytes into one buffer laid out for the file named location, pointing each
-// tensor at it. It returns the tensors it changed, their original data, and
-// the external file's layout; restore undoes it.
+// externalized records the tensors externalize changed, their original
+// data and the external file's layout; restore undoes it.
 type externalized struct {
 	tensors []*onnxpb.TensorProto
 	raw     [][]byte
-	chunks  [][]byte
 	offsets []int64
 	size    int64
 }
 
 const externalAlign = 64
 
+// externalize points every initializer of at least threshold bytes at the
+// file named location, laid out at 64-byte aligned offsets (writeTo writes
+// that file).
 func externalize(m *onnxpb.ModelProto, threshold int64, location string) (*externalized, error) {
 	x := &externalized{}
 	var walk func(g *onnxpb.GraphProto) error
