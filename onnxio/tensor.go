@@ -117,7 +117,7 @@ func (t *Tensor) check() error {
 	if err != nil {
 		return fmt.Errorf("tensor %q: %w", t.Name, err)
 	}
-	if b, ok := t.Data.([]byte); ok && !t.isByteTyped() {
+	if b, ok := t.Data.([]byte); ok && t.DType != Uint8 {
 		if want := t.DType.RawBytes(n); want >= 0 && int64(len(b)) != want {
 			return fmt.Errorf("tensor %q: %d bytes of %s data for shape %v (want %d)", t.Name, len(b), t.DType, t.Shape, want)
 		}
@@ -128,8 +128,6 @@ func (t *Tensor) check() error {
 	}
 	return nil
 }
-
-func (t *Tensor) isByteTyped() bool { return t.DType == Uint8 }
 
 // Float32s returns the data as float32, converting from float16, bfloat16,
 // float64 and integer types. For Float32 tensors it returns Data itself.
@@ -203,43 +201,27 @@ func (t *Tensor) Int64s() ([]int64, error) {
 	case []int64:
 		return d, nil
 	case []int32:
-		out := make([]int64, len(d))
-		for i, v := range d {
-			out[i] = int64(v)
-		}
-		return out, nil
+		return widen(d), nil
 	case []int8:
-		out := make([]int64, len(d))
-		for i, v := range d {
-			out[i] = int64(v)
-		}
-		return out, nil
+		return widen(d), nil
 	case []uint8:
-		out := make([]int64, len(d))
-		for i, v := range d {
-			out[i] = int64(v)
-		}
-		return out, nil
+		return widen(d), nil
 	case []int16:
-		out := make([]int64, len(d))
-		for i, v := range d {
-			out[i] = int64(v)
-		}
-		return out, nil
+		return widen(d), nil
 	case []uint32:
-		out := make([]int64, len(d))
-		for i, v := range d {
-			out[i] = int64(v)
-		}
-		return out, nil
+		return widen(d), nil
 	case []uint64:
-		out := make([]int64, len(d))
-		for i, v := range d {
-			out[i] = int64(v)
-		}
-		return out, nil
+		return widen(d), nil
 	}
 	return nil, fmt.Errorf("tensor %q: %s is not an integer type", t.Name, t.DType)
+}
+
+func widen[T int8 | uint8 | int16 | int32 | uint32 | uint64](d []T) []int64 {
+	out := make([]int64, len(d))
+	for i, v := range d {
+		out[i] = int64(v)
+	}
+	return out
 }
 
 // Clone returns a deep copy of t.
