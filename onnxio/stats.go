@@ -131,60 +131,36 @@ func countZeros(t *Tensor) (zero, nan int64) {
 				}
 			}
 		} else {
-			for _, v := range d {
-				if v == 0 {
-					zero++
-				}
-			}
+			zero = countZero(d)
 		}
 	case []int8:
-		for _, v := range d {
-			if v == 0 {
-				zero++
-			}
-		}
+		zero = countZero(d)
 	case []uint8:
-		for _, v := range d {
-			if v == 0 {
-				zero++
-			}
-		}
+		zero = countZero(d)
 	case []int16:
-		for _, v := range d {
-			if v == 0 {
-				zero++
-			}
-		}
+		zero = countZero(d)
 	case []int32:
-		for _, v := range d {
-			if v == 0 {
-				zero++
-			}
-		}
+		zero = countZero(d)
 	case []int64:
-		for _, v := range d {
-			if v == 0 {
-				zero++
-			}
-		}
+		zero = countZero(d)
 	case []uint32:
-		for _, v := range d {
-			if v == 0 {
-				zero++
-			}
-		}
+		zero = countZero(d)
 	case []uint64:
-		for _, v := range d {
-			if v == 0 {
-				zero++
-			}
-		}
+		zero = countZero(d)
 	case []bool:
-		for _, v := range d {
-			if !v {
-				zero++
-			}
-		}
+		zero = countZero(d)
 	}
 	return zero, nan
+}
+
+// countZero counts the elements equal to T's zero value (false for bool).
+func countZero[T comparable](d []T) int64 {
+	var zero T
+	var n int64
+	for _, v := range d {
+		if v == zero {
+			n++
+		}
+	}
+	return n
 }
