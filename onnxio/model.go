@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
@@ -88,16 +87,7 @@ func Load(path string) (*Model, error) {
 // LoadBytes decodes a model from memory. A model that references external
 // data is refused (there is no folder to resolve it against); use
 // LoadBytesDir for that.
-func LoadBytes(data []byte) (*Model, error) {
-	m, err := decode(data)
-	if err != nil {
-		return nil, &Error{Err: err}
-	}
-	if err := m.loadExternal(""); err != nil {
-		return nil, &Error{Err: err}
-	}
-	return m, nil
-}
+func LoadBytes(data []byte) (*Model, error) { return LoadBytesDir(data, "") }
 
 // LoadBytesDir decodes a model from memory, resolving external data in dir.
 func LoadBytesDir(data []byte, dir string) (*Model, error) {
@@ -211,18 +201,6 @@ func (m *Model) MetadataMap() map[string]string {
 
 // ShrinkMetadataPrefix starts every metadata key shrink writes.
 const ShrinkMetadataPrefix = "shrink."
-
-// ShrinkMetadata returns the metadata_props written by shrink, sorted by key.
-func (m *Model) ShrinkMetadata() [][2]string {
-	var out [][2]string
-	for _, p := range m.Proto.MetadataProps {
-		if strings.HasPrefix(p.GetKey(), ShrinkMetadataPrefix) {
-			out = append(out, [2]string{p.GetKey(), p.GetValue()})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
-	return out
-}
 
 // Marshal serializes the model deterministically with all data inline.
 func (m *Model) Marshal() ([]byte, error) {
