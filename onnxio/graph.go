@@ -383,11 +383,10 @@ type WeightRef struct {
 func (g *Graph) Weights() []WeightRef {
 	var out []WeightRef
 	for _, t := range g.P.Initializer {
-		n, _ := NumElements(t.Dims)
-		out = append(out, WeightRef{Name: t.GetName(), Source: FromInitializer, DType: DType(t.GetDataType()), Shape: t.Dims, Count: n, tp: t})
+		out = append(out, initializerRef(t))
 	}
 	for _, n := range g.P.Node {
-		if n.GetOpType() != "Constant" || n.GetDomain() != "" && n.GetDomain() != "ai.onnx" || len(n.Output) != 1 {
+		if !isConstant(n) || len(n.Output) != 1 {
 			continue
 		}
 		if r, ok := constantRef(n); ok {
@@ -395,6 +394,16 @@ func (g *Graph) Weights() []WeightRef {
 		}
 	}
 	return out
+}
+
+func initializerRef(t *onnxpb.TensorProto) WeightRef {
+	n, _ := NumElements(t.Dims)
+	return WeightRef{Name: t.GetName(), Source: FromInitializer, DType: DType(t.GetDataType()), Shape: t.Dims, Count: n, tp: t}
+}
+
+// isConstant reports whether n is a default-domain Constant node.
+func isConstant(n *onnxpb.NodeProto) bool {
+	return n.GetOpType() == "Constant" && (n.GetDomain() == "" || n.GetDomain() == "ai.onnx")
 }
 
 func constantRef(n *onnxpb.NodeProto) (WeightRef, bool) {
@@ -435,10 +444,9 @@ func constantRef(n *onnxpb.NodeProto) (WeightRef, bool) {
 func (g *Graph) findWeight(name string) (WeightRef, bool) {
 	g.index()
 	if t, ok := g.inits[name]; ok {
-		n, _ := NumElements(t.Dims)
-		return WeightRef{Name: name, Source: FromInitializer, DType: DType(t.GetDataType()), Shape: t.Dims, Count: n, tp: t}, true
+		return initializerRef(t), true
 	}
-	if p := g.producer[name]; p != nil && p.GetOpType() == "Constant" && (p.GetDomain() == "" || p.GetDomain() == "ai.onnx") {
+	if p := g.producer[name]; p != nil && isConstant(p) {
 		return constantRef(p)
 	}
 	return WeightRef{}, false
