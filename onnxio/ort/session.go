@@ -156,12 +156,13 @@ func NewSessionFromBytes(data []byte, o Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(m.Graph().Inputs()) == 0 || len(o.Outputs) > 0 {
+	graphInputs := m.Graph().Inputs()
+	if len(graphInputs) == 0 || len(o.Outputs) > 0 {
 		return NewSession(m, o)
 	}
 	var inputs []onnxio.ValueInfo
 	var names, outs []string
-	for _, v := range m.Graph().Inputs() {
+	for _, v := range graphInputs {
 		inputs = append(inputs, onnxio.DescribeValue(v))
 		names = append(names, v.GetName())
 	}
@@ -178,15 +179,6 @@ func NewSessionFromBytes(data []byte, o Options) (*Session, error) {
 		return nil, fmt.Errorf("ONNX Runtime refused the model: %s", cleanErr(err))
 	}
 	return &Session{s: ds, opts: opts, Inputs: inputs, Outputs: outs, mp: m.Proto, inputNames: names, o: o}, nil
-}
-
-// NewSessionFromFile loads path and creates a session for it.
-func NewSessionFromFile(path string, o Options) (*Session, error) {
-	m, err := onnxio.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	return NewSession(m, o)
 }
 
 func cleanErr(err error) string {
@@ -502,58 +494,35 @@ func (b *Bound) preallocated() ([]ort.Value, error) {
 }
 
 func allocValue(dt onnxio.DType, shape []int64) (ort.Value, error) {
+	switch dt {
+	case onnxio.Float32:
+		return emptyValue[float32](shape)
+	case onnxio.Float64:
+		return emptyValue[float64](shape)
+	case onnxio.Int8:
+		return emptyValue[int8](shape)
+	case onnxio.Uint8:
+		return emptyValue[uint8](shape)
+	case onnxio.Int16:
+		return emptyValue[int16](shape)
+	case onnxio.Uint16:
+		return emptyValue[uint16](shape)
+	case onnxio.Int32:
+		return emptyValue[int32](shape)
+	case onnxio.Int64:
+		return emptyValue[int64](shape)
+	case onnxio.Uint32:
+		return emptyValue[uint32](shape)
+	case onnxio.Uint64:
+		return emptyValue[uint64](shape)
+	case onnxio.Bool:
+		return emptyValue[bool](shape)
+	}
 	if len(shape) == 0 {
-		switch dt {
-		case onnxio.Float32:
-			return ort.NewEmptyScalar[float32]()
-		case onnxio.Float64:
-			return ort.NewEmptyScalar[float64]()
-		case onnxio.Int8:
-			return ort.NewEmptyScalar[int8]()
-		case onnxio.Uint8:
-			return ort.NewEmptyScalar[uint8]()
-		case onnxio.Int16:
-			return ort.NewEmptyScalar[int16]()
-		case onnxio.Uint16:
-			return ort.NewEmptyScalar[uint16]()
-		case onnxio.Int32:
-			return ort.NewEmptyScalar[int32]()
-		case onnxio.Int64:
-			return ort.NewEmptyScalar[int64]()
-		case onnxio.Uint32:
-			return ort.NewEmptyScalar[uint32]()
-		case onnxio.Uint64:
-			return ort.NewEmptyScalar[uint64]()
-		case onnxio.Bool:
-			return ort.NewEmptyScalar[bool]()
-		}
 		return nil, fmt.Errorf("scalar outputs of type %s are not supported by onnxruntime_go", dt)
 	}
 	shp := ort.NewShape(shape...)
-	switch dt {
-	case onnxio.Float32:
-		return ort.NewEmptyTensor[float32](shp)
-	case onnxio.Float64:
-		return ort.NewEmptyTensor[float64](shp)
-	case onnxio.Int8:
-		return ort.NewEmptyTensor[int8](shp)
-	case onnxio.Uint8:
-		return ort.NewEmptyTensor[uint8](shp)
-	case onnxio.Int16:
-		return ort.NewEmptyTensor[int16](shp)
-	case onnxio.Uint16:
-		return ort.NewEmptyTensor[uint16](shp)
-	case onnxio.Int32:
-		return ort.NewEmptyTensor[int32](shp)
-	case onnxio.Int64:
-		return ort.NewEmptyTensor[int64](shp)
-	case onnxio.Uint32:
-		return ort.NewEmptyTensor[uint32](shp)
-	case onnxio.Uint64:
-		return ort.NewEmptyTensor[uint64](shp)
-	case onnxio.Bool:
-		return ort.NewEmptyTensor[bool](shp)
-	case onnxio.String:
+	if dt == onnxio.String {
 		return ort.NewStringTensor(shp)
 	}
 	n, err := onnxio.NumElements(shape)
@@ -565,6 +534,15 @@ func allocValue(dt onnxio.DType, shape []int64) (ort.Value, error) {
 		return nil, fmt.Errorf("outputs of type %s are not supported", dt)
 	}
 	return ort.NewCustomDataTensor(shp, make([]byte, max(size, 1)), ort.TensorElementDataType(dt))
+}
+
+// emptyValue allocates an output of element type T: a scalar for an empty
+// shape, else a tensor.
+func emptyValue[T ort.TensorData](shape []int64) (ort.Value, error) {
+	if len(shape) == 0 {
+		return ort.NewEmptyScalar[T]()
+	}
+	return ort.NewEmptyTensor[T](ort.NewShape(shape...))
 }
 
 func destroyAll(vs []ort.Value) {
@@ -581,7 +559,7 @@ func (b *Bound) RunDiscard() error {
 	err := b.s.s.Run(b.values, outs)
 	destroyAll(outs)
 	if err != nil {
-		return fmt.Errorf("ONNX Runtime: %s", cleanErr(err))
+		return runErr(err)
 	}
 	return nil
 }
