@@ -39,16 +39,14 @@ func Candidates(flag string) []Candidate {
 			cs = append(cs, Candidate{Source: src})
 			return
 		}
-		found := ""
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			found = findInDir(p)
-			if found == "" {
-				cs = append(cs, Candidate{Source: src, Path: p})
-				return
+		st, err := os.Stat(p)
+		if err == nil && st.IsDir() {
+			if found := findInDir(p); found != "" {
+				p = found
+			} else {
+				err = os.ErrNotExist
 			}
-			p = found
 		}
-		_, err := os.Stat(p)
 		cs = append(cs, Candidate{Source: src, Path: p, Found: err == nil})
 	}
 	add("--ort-lib", flag)
