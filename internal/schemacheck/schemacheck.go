@@ -5,7 +5,6 @@ package schemacheck
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 
@@ -34,10 +33,4 @@ func Validate(name string, doc []byte) error {
 		return fmt.Errorf("%s: %v", name, err)
 	}
 	return nil
-}
-
-// Exists reports whether the schema file is present.
-func Exists(name string) bool {
-	_, err := os.Stat(SchemaPath(name))
-	return err == nil
 }
