@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -91,7 +90,7 @@ and what shrink recorded in the model's metadata.`,
 // Inspect builds the report for a loaded model.
 func Inspect(m *onnxio.Model, path string) (*InspectReport, error) {
 	r := &InspectReport{
-		Schema: "shrink.inspect/v1", Path: path,
+		Schema: "shrink.inspect/v1", Path: path, FileBytes: fileSize(path),
 		ExternalData: InspectExternal{Files: append([]string{}, m.ExternalFiles...), Bytes: m.ExternalBytes},
 		IRVersion:    m.Proto.GetIrVersion(),
 		Producer:     InspectProducer{Name: m.Proto.GetProducerName(), Version: m.Proto.GetProducerVersion()},
@@ -102,9 +101,6 @@ func Inspect(m *onnxio.Model, path string) (*InspectReport, error) {
 		Opsets:       []InspectOpset{},
 		Inputs:       []InspectValue{},
 		Outputs:      []InspectValue{},
-	}
-	if st, err := os.Stat(path); err == nil {
-		r.FileBytes = st.Size()
 	}
 	for _, o := range m.Proto.OpsetImport {
 		d := o.GetDomain()
@@ -183,9 +179,9 @@ func inspectRun(opts *InspectOptions) error {
 		return opts.IO.WriteJSON(r)
 	}
 	p := opts.IO.Printf
-	p("model        %s (%s)\n", filepath.Base(r.Path), humanBytes(r.FileBytes))
+	p("model        %s (%s)\n", filepath.Base(r.Path), report.HumanBytes(r.FileBytes))
 	if len(r.ExternalData.Files) > 0 {
-		p("external     %s in %s\n", humanBytes(r.ExternalData.Bytes), strings.Join(r.ExternalData.Files, ", "))
+		p("external     %s in %s\n", report.HumanBytes(r.ExternalData.Bytes), strings.Join(r.ExternalData.Files, ", "))
 	}
 	var ops []string
 	for _, o := range r.Opsets {
@@ -202,9 +198,9 @@ func inspectRun(opts *InspectOptions) error {
 		p("output       %s  %s %s\n", v.Name, v.DType, shapeString(v.Shape))
 	}
 	ps := r.Parameters
-	p("parameters   %d (%s) in %d initializers and %d Constant nodes; %.2f%% zero\n", ps.Count, humanBytes(ps.Bytes), ps.Initializers, ps.Constants, 100*ps.ZeroFraction)
+	p("parameters   %d (%s) in %d initializers and %d Constant nodes; %.2f%% zero\n", ps.Count, report.HumanBytes(ps.Bytes), ps.Initializers, ps.Constants, 100*ps.ZeroFraction)
 	for _, d := range ps.ByDType {
-		p("  %-10s %d (%s)\n", d.DType, d.Count, humanBytes(d.Bytes))
+		p("  %-10s %d (%s)\n", d.DType, d.Count, report.HumanBytes(d.Bytes))
 	}
 	if r.NaNWeights > 0 {
 		opts.IO.Warnf("%s has %d NaN weights", opts.Model, r.NaNWeights)
@@ -223,6 +219,3 @@ func inspectRun(opts *InspectOptions) error {
 	}
 	return nil
 }
-
-// humanBytes formats a byte count the way every report does.
-func humanBytes(n int64) string { return report.HumanBytes(n) }

@@ -12,6 +12,7 @@ import (
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/ort"
 	"github.com/shrinkml/shrink/quantize"
+	"github.com/shrinkml/shrink/report"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -327,7 +328,7 @@ func printQuantize(ios *IOStreams, r *QuantizeResult) {
 	if rep.Format != nil {
 		mode += ", " + string(*rep.Format)
 	}
-	p("wrote      %s (%s, %.2f× smaller than %s)\n", r.Output, humanBytes(r.OutputBytes), r.SizeRatio, humanBytes(r.InputBytes))
+	p("wrote      %s (%s, %.2f× smaller than %s)\n", r.Output, report.HumanBytes(r.OutputBytes), r.SizeRatio, report.HumanBytes(r.InputBytes))
 	p("mode       %s; weights int8 %s; activations %s\n", mode, map[bool]string{true: "per-channel", false: "per-tensor"}[rep.PerChannel], rep.ActivationType)
 	if c := rep.Calibration; c != nil {
 		p("calibrated %s on %d samples (%d tensors, %d pass(es))\n", c.Method, c.Samples, c.Tensors, c.Chunks)
