@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -93,13 +92,9 @@ func (opts *CompareOptions) check() (validate.Metric, error) {
 	if err := opts.Timing.check(); err != nil {
 		return "", err
 	}
-	var metric validate.Metric
-	if opts.Metric != "" {
-		m, err := validate.ParseMetric(opts.Metric)
-		if err != nil {
-			return "", &UsageError{Err: fmt.Errorf("--metric: %w", err)}
-		}
-		metric = m
+	metric, err := parseMetricFlag(opts.Metric)
+	if err != nil {
+		return "", err
 	}
 	if err := validate.ValidateGates(opts.Gates, metric); err != nil {
 		return "", &UsageError{Err: err}
@@ -125,8 +120,8 @@ func (opts *CompareOptions) check() (validate.Metric, error) {
 			if p == "" || p == "-" {
 				continue
 			}
-			if _, err := os.Lstat(p); err == nil {
-				return "", fmt.Errorf("%s: %w", p, onnxio.ErrExists)
+			if err := refuseExisting(p); err != nil {
+				return "", err
 			}
 		}
 	}

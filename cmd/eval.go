@@ -164,10 +164,15 @@ func (opts *EvalOptions) check() (validate.Metric, error) {
 	if opts.Latency && opts.Timing.Runs == 0 {
 		return "", usagef("--latency needs --runs >= 1")
 	}
-	if opts.Metric == "" {
+	return parseMetricFlag(opts.Metric)
+}
+
+// parseMetricFlag parses --metric ("" stays "": the default).
+func parseMetricFlag(s string) (validate.Metric, error) {
+	if s == "" {
 		return "", nil
 	}
-	m, err := validate.ParseMetric(opts.Metric)
+	m, err := validate.ParseMetric(s)
 	if err != nil {
 		return "", &UsageError{Err: fmt.Errorf("--metric: %w", err)}
 	}

@@ -36,9 +36,16 @@ func (o *OutputOptions) check(input string) error {
 		return err
 	}
 	if !o.Force {
-		if _, err := os.Lstat(o.Output); err == nil {
-			return fmt.Errorf("%s: %w", o.Output, onnxio.ErrExists)
-		}
+		return refuseExisting(o.Output)
+	}
+	return nil
+}
+
+// refuseExisting fails when path exists, so a verb refuses an output it
+// may not replace before doing any work (the atomic write checks again).
+func refuseExisting(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s: %w", path, onnxio.ErrExists)
 	}
 	return nil
 }
