@@ -123,8 +123,5 @@ func doctorRun(opts *DoctorOptions) error {
 			}
 		}
 	}
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }
