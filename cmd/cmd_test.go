@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,7 +160,7 @@ func TestDoctorMissingLibrary(t *testing.T) {
 	}
 	exe, _ := os.Executable()
 	var out, errb bytes.Buffer
-	cmd := newChild(exe, "-test.run=^TestDoctorMissingLibrary$")
+	cmd := exec.Command(exe, "-test.run=^TestDoctorMissingLibrary$")
 	cmd.Env = append(os.Environ(), "SHRINK_DOCTOR_CHILD=1")
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
