@@ -11,31 +11,34 @@ import (
 	"github.com/shrinkml/shrink/internal/progress"
 )
 
-// newProgress returns the progress.Reporter a verb hands to library code,
-// chosen from the streams:
+// newProgress returns the progress.Reporter a verb hands to library code:
+// the root of a progress tree whose events go to a sink chosen from the
+// streams:
 //
 //   - -q: nothing;
 //   - --json (IOStreams.JSON): NDJSON events on stderr, one object a line
-//     ({"event":"start"|"progress"|"done"|"log", …}), at the pace of the
-//     plain lines, so a pipeline reading stdout gets one clean document and
-//     a CI log still shows progress;
-//   - stderr a terminal: a progress bar per phase;
-//   - otherwise (CI logs, redirected stderr): plain lines, at a phase's
-//     start and end and in between whenever another 10% is done and 2 s
-//     have passed since the last line, or 30 s have passed (so a phase
-//     shorter than 2 s prints two lines, a long one about ten).
+//     ({"event":"start"|"progress"|"done"|"log", "phase": "a › b",
+//     "path": ["a", "b"], …}), at the pace of the plain lines, so a
+//     pipeline reading stdout gets one clean document and a CI log still
+//     shows progress;
+//   - stderr a terminal: a progress bar for the innermost open phase;
+//   - otherwise (CI logs, redirected stderr): plain lines, in between
+//     whenever another 10% is done and 2 s have passed since the last
+//     line, or 30 s have passed, and at a phase's end unless it took under
+//     a second and printed nothing before (so CI logs show only phases
+//     that take time).
 //
-// The reporter is safe for use from several goroutines.
+// Nested phases are named by their path: "quantize › calibrate".
 func newProgress(ios *IOStreams) progress.Reporter {
 	switch {
 	case ios.Quiet:
 		return progress.Nop{}
 	case ios.JSON:
-		return newLineProgress(ios.ErrOut, true, time.Now)
+		return progress.New(newLineSink(ios.ErrOut, true, time.Now))
 	case ios.StderrTTY:
-		return newBarProgress(ios.ErrOut)
+		return progress.New(newBarSink(ios.ErrOut))
 	}
-	return newLineProgress(ios.ErrOut, false, time.Now)
+	return progress.New(newLineSink(ios.ErrOut, false, time.Now))
 }
 
 // Pace of the plain and NDJSON printers.
@@ -46,159 +49,197 @@ const (
 	progressStep        = 10 // percent
 )
 
-// lineProgress prints plain lines or NDJSON events.
-type lineProgress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	json  bool
-	now   func() time.Time
-	phase string
-	total int64
-	done  int64
-	start time.Time
-	last  time.Time // last line printed
-	step  int64     // last 10% step printed
-	open  bool
-	// printed: a progress line of this phase was written.
-	printed bool
+// lineSink prints plain lines or NDJSON events.
+type lineSink struct {
+	mu     sync.Mutex
+	w      io.Writer
+	json   bool
+	now    func() time.Time
+	phases map[string]*linePhase
 }
 
-func newLineProgress(w io.Writer, asJSON bool, now func() time.Time) *lineProgress {
-	return &lineProgress{w: w, json: asJSON, now: now}
+// linePhase is the pacing state of one open phase.
+type linePhase struct {
+	last    time.Time // last line printed (or the start)
+	step    int64     // last 10% step printed
+	printed bool      // a progress line of this phase was written
+}
+
+func newLineSink(w io.Writer, asJSON bool, now func() time.Time) *lineSink {
+	return &lineSink{w: w, json: asJSON, now: now, phases: map[string]*linePhase{}}
 }
 
 // progressEvent is one NDJSON line.
 type progressEvent struct {
 	Event    string   `json:"event"`
 	Phase    string   `json:"phase,omitempty"`
+	Path     []string `json:"path,omitempty"`
 	Done     *int64   `json:"done,omitempty"`
 	Total    *int64   `json:"total,omitempty"`
 	ElapsedS *float64 `json:"elapsed_s,omitempty"`
 	Message  string   `json:"message,omitempty"`
 }
 
-func (p *lineProgress) Start(phase string, total int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.open {
-		p.finish()
-	}
-	p.phase, p.total, p.done, p.open = phase, total, 0, true
-	p.start = p.now()
-	p.last, p.step = p.start, 0
-	if p.json {
-		e := progressEvent{Event: "start", Phase: phase}
-		if total > 0 {
-			e.Total = &p.total
+func (s *lineSink) Event(e progress.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	label := progress.JoinPath(e.Path)
+	switch e.Kind {
+	case progress.Start:
+		s.phases[label] = &linePhase{last: s.now()}
+		if s.json {
+			ev := progressEvent{Event: "start", Phase: label, Path: e.Path}
+			if e.Total > 0 {
+				ev.Total = &e.Total
+			}
+			s.event(ev)
 		}
-		p.event(e)
-		return
-	}
-	// Plain lines: nothing at the start; a phase that ends within
-	// progressQuiet leaves no line at all, so CI logs show only phases
-	// that take time.
-	p.printed = false
-}
-
-func (p *lineProgress) Add(n int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.open {
-		return
-	}
-	p.done += n
-	if p.total > 0 && p.done >= p.total {
-		return // the end is printed by Done
-	}
-	now := p.now()
-	since := now.Sub(p.last)
-	due := since >= progressMaxInterval
-	if p.total > 0 {
-		step := p.done * 100 / p.total / progressStep
-		if step > p.step && since >= progressMinInterval {
-			due = true
+	case progress.Progress:
+		p := s.phases[label]
+		if p == nil || (e.Total > 0 && e.Done >= e.Total) {
+			return // the end is printed at Done
 		}
-		if due {
-			p.step = step
+		now := s.now()
+		since := now.Sub(p.last)
+		due := since >= progressMaxInterval
+		if e.Total > 0 {
+			step := e.Done * 100 / e.Total / progressStep
+			if step > p.step && since >= progressMinInterval {
+				due = true
+			}
+			if due {
+				p.step = step
+			}
 		}
-	}
-	if !due {
-		return
-	}
-	p.last = now
-	p.printed = true
-	if p.json {
-		e := progressEvent{Event: "progress", Phase: p.phase, Done: &p.done}
-		if p.total > 0 {
-			e.Total = &p.total
+		if !due {
+			return
 		}
-		p.event(e)
-		return
-	}
-	if p.total > 0 {
-		fmt.Fprintf(p.w, "%s: %d/%d (%d%%)\n", p.phase, p.done, p.total, p.done*100/p.total)
-	} else {
-		fmt.Fprintf(p.w, "%s: %d\n", p.phase, p.done)
+		p.last, p.printed = now, true
+		if s.json {
+			ev := progressEvent{Event: "progress", Phase: label, Path: e.Path, Done: &e.Done}
+			if e.Total > 0 {
+				ev.Total = &e.Total
+			}
+			s.event(ev)
+			return
+		}
+		if e.Total > 0 {
+			fmt.Fprintf(s.w, "%s: %d/%d (%d%%)\n", label, e.Done, e.Total, e.Done*100/e.Total)
+		} else {
+			fmt.Fprintf(s.w, "%s: %d\n", label, e.Done)
+		}
+	case progress.End:
+		p := s.phases[label]
+		delete(s.phases, label)
+		el := e.Elapsed.Seconds()
+		if s.json {
+			s.event(progressEvent{Event: "done", Phase: label, Path: e.Path, Done: &e.Done, ElapsedS: &el})
+			return
+		}
+		if (p == nil || !p.printed) && e.Elapsed < progressQuiet {
+			return
+		}
+		if e.Total <= 0 && e.Done == 0 {
+			fmt.Fprintf(s.w, "%s: done in %.1fs\n", label, el)
+		} else {
+			fmt.Fprintf(s.w, "%s: done, %d in %.1fs\n", label, e.Done, el)
+		}
+	case progress.Note:
+		if s.json {
+			s.event(progressEvent{Event: "log", Phase: label, Path: e.Path, Message: e.Message})
+			return
+		}
+		fmt.Fprintln(s.w, e.Message)
 	}
 }
 
-func (p *lineProgress) Log(msg string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.json {
-		p.event(progressEvent{Event: "log", Message: msg})
-		return
-	}
-	fmt.Fprintln(p.w, msg)
-}
-
-func (p *lineProgress) Done() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.open {
-		p.finish()
-	}
-}
-
-func (p *lineProgress) finish() {
-	p.open = false
-	el := p.now().Sub(p.start).Seconds()
-	if p.json {
-		p.event(progressEvent{Event: "done", Phase: p.phase, Done: &p.done, ElapsedS: &el})
-		return
-	}
-	if !p.printed && el < progressQuiet.Seconds() {
-		return
-	}
-	fmt.Fprintf(p.w, "%s: done, %d in %.1fs\n", p.phase, p.done, el)
-}
-
-func (p *lineProgress) event(e progressEvent) {
+func (s *lineSink) event(e progressEvent) {
 	b, _ := json.Marshal(e)
-	p.w.Write(append(b, '\n'))
+	s.w.Write(append(b, '\n'))
 }
 
-// barProgress draws a progressbar/v3 bar per phase on a terminal.
-type barProgress struct {
-	mu  sync.Mutex
-	w   io.Writer
-	bar *progressbar.ProgressBar
+// barSink draws a progressbar/v3 bar for the innermost open phase; when a
+// child phase ends, its parent's bar comes back at its count.
+type barSink struct {
+	mu    sync.Mutex
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	open  []string // labels of the open phases, outermost first
+	state map[string]progress.Event
 }
 
-func newBarProgress(w io.Writer) *barProgress { return &barProgress{w: w} }
+func newBarSink(w io.Writer) *barSink { return &barSink{w: w, state: map[string]progress.Event{}} }
 
-func (p *barProgress) Start(phase string, total int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.finish()
+func (s *barSink) Event(e progress.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	label := progress.JoinPath(e.Path)
+	switch e.Kind {
+	case progress.Start:
+		s.leave()
+		s.open = append(s.open, label)
+		s.state[label] = e
+		s.draw(label, e.Total, 0)
+	case progress.Progress:
+		s.state[label] = e
+		if s.bar != nil && len(s.open) > 0 && s.open[len(s.open)-1] == label {
+			_ = s.bar.Set64(e.Done)
+		}
+	case progress.End:
+		top := len(s.open) > 0 && s.open[len(s.open)-1] == label
+		for i, l := range s.open {
+			if l == label {
+				s.open = append(s.open[:i], s.open[i+1:]...)
+				break
+			}
+		}
+		delete(s.state, label)
+		if !top {
+			return
+		}
+		if s.bar != nil {
+			_ = s.bar.Set64(e.Done)
+			if e.Total > 0 && e.Done < e.Total {
+				// Fewer items than announced (a shorter data set): the
+				// bar ends at the real count, not at the announced one.
+				s.bar.ChangeMax64(max(e.Done, 1))
+			}
+			if !s.bar.IsFinished() {
+				_ = s.bar.Finish()
+			}
+			s.bar = nil
+		}
+		if n := len(s.open); n > 0 {
+			p := s.state[s.open[n-1]]
+			s.draw(s.open[n-1], p.Total, p.Done)
+		}
+	case progress.Note:
+		if s.bar != nil && !s.bar.IsFinished() {
+			_, _ = progressbar.Bprintln(s.bar, e.Message)
+			return
+		}
+		fmt.Fprintln(s.w, e.Message)
+	}
+}
+
+// leave puts the current bar aside (its phase stays open) with its line
+// ended, so the next bar draws below it.
+func (s *barSink) leave() {
+	if s.bar != nil {
+		_ = s.bar.Exit() // ends the line
+		s.bar = nil
+	}
+}
+
+func (s *barSink) draw(label string, total, done int64) {
 	max := total
 	if max <= 0 {
 		max = -1 // a spinner
 	}
-	w := p.w
-	p.bar = progressbar.NewOptions64(max,
+	w := s.w
+	s.bar = progressbar.NewOptions64(max,
 		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(phase),
+		progressbar.OptionSetDescription(label),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true),
@@ -207,40 +248,7 @@ func (p *barProgress) Start(phase string, total int64) {
 		progressbar.OptionSetRenderBlankState(true),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 	)
-}
-
-func (p *barProgress) Add(n int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.bar != nil {
-		_ = p.bar.Add64(n)
+	if done > 0 {
+		_ = s.bar.Set64(done)
 	}
-}
-
-// Log prints msg on its own line above the bar (with the bar's next
-// redraw, so the two never interleave).
-func (p *barProgress) Log(msg string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.bar != nil && !p.bar.IsFinished() {
-		_, _ = progressbar.Bprintln(p.bar, msg)
-		return
-	}
-	fmt.Fprintln(p.w, msg)
-}
-
-func (p *barProgress) Done() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.finish()
-}
-
-func (p *barProgress) finish() {
-	if p.bar == nil {
-		return
-	}
-	if !p.bar.IsFinished() {
-		_ = p.bar.Finish()
-	}
-	p.bar = nil
 }

@@ -15,10 +15,40 @@ type stepClock struct{ t time.Time }
 
 func (c *stepClock) now() time.Time { return c.t }
 
+// phaseSeq drives a progress tree the way the old single-phase reporter
+// was driven in these tests: Start ends the previous phase.
+type phaseSeq struct {
+	root progress.Reporter
+	cur  progress.Phase
+}
+
+func newSeq(s progress.Sink, now func() time.Time) *phaseSeq {
+	return &phaseSeq{root: progress.NewWithClock(s, now)}
+}
+
+func (q *phaseSeq) Start(name string, total int64) {
+	q.Done()
+	q.cur = q.root.Phase(name, total)
+}
+func (q *phaseSeq) Add(n int64) { q.cur.Add(n) }
+func (q *phaseSeq) Log(m string) {
+	if q.cur != nil {
+		q.cur.Log(m)
+		return
+	}
+	q.root.Log(m)
+}
+func (q *phaseSeq) Done() {
+	if q.cur != nil {
+		q.cur.Done()
+		q.cur = nil
+	}
+}
+
 func TestPlainProgressLines(t *testing.T) {
 	var b bytes.Buffer
 	clk := &stepClock{t: time.Unix(100, 0)}
-	p := newLineProgress(&b, false, clk.now)
+	p := newSeq(newLineSink(&b, false, clk.now), clk.now)
 	p.Start("evaluate", 1000)
 	// 100 steps of 10 samples, 300 ms apart: a line per 10% (3 s).
 	for i := 0; i < 100; i++ {
@@ -64,7 +94,7 @@ func TestPlainProgressLines(t *testing.T) {
 func TestPlainProgressSlowPhases(t *testing.T) {
 	var b bytes.Buffer
 	clk := &stepClock{t: time.Unix(0, 0)}
-	p := newLineProgress(&b, false, clk.now)
+	p := newSeq(newLineSink(&b, false, clk.now), clk.now)
 	p.Start("latency", 0) // unknown total: a line every 30 s
 	for i := 0; i < 10; i++ {
 		clk.t = clk.t.Add(10 * time.Second)
@@ -90,7 +120,7 @@ func TestPlainProgressSlowPhases(t *testing.T) {
 func TestNDJSONProgress(t *testing.T) {
 	var b bytes.Buffer
 	clk := &stepClock{t: time.Unix(0, 0)}
-	p := newLineProgress(&b, true, clk.now)
+	p := newSeq(newLineSink(&b, true, clk.now), clk.now)
 	p.Start("evaluate", 100)
 	for i := 0; i < 4; i++ {
 		clk.t = clk.t.Add(3 * time.Second)
@@ -120,7 +150,7 @@ func TestNDJSONProgress(t *testing.T) {
 
 func TestBarProgressOnTerminal(t *testing.T) {
 	var b bytes.Buffer
-	p := newBarProgress(&b)
+	p := newSeq(newBarSink(&b), time.Now)
 	p.Start("evaluate", 50)
 	for i := 0; i < 5; i++ {
 		p.Add(10)
@@ -150,37 +180,77 @@ func TestNewProgressChoosesByStreams(t *testing.T) {
 		ios  IOStreams
 		want string
 	}{
-		{IOStreams{ErrOut: &b, Quiet: true, StderrTTY: true}, "progress.Nop"},
-		{IOStreams{ErrOut: &b, JSON: true, StderrTTY: true}, "*cmd.lineProgress json"},
-		{IOStreams{ErrOut: &b, StderrTTY: true}, "*cmd.barProgress"},
-		{IOStreams{ErrOut: &b}, "*cmd.lineProgress plain"},
+		{IOStreams{ErrOut: &b, Quiet: true, StderrTTY: true}, ""},
+		{IOStreams{ErrOut: &b, JSON: true, StderrTTY: true}, `{"event":"start","phase":"x","path":["x"],"total":10}`},
+		{IOStreams{ErrOut: &b, StderrTTY: true}, "\r"},
+		{IOStreams{ErrOut: &b}, "x: done, 10 in"},
 	}
 	for _, c := range cases {
+		b.Reset()
 		r := newProgress(&c.ios)
-		got := ""
-		switch v := r.(type) {
-		case progress.Nop:
-			got = "progress.Nop"
-		case *barProgress:
-			got = "*cmd.barProgress"
-		case *lineProgress:
-			got = "*cmd.lineProgress plain"
-			if v.json {
-				got = "*cmd.lineProgress json"
+		p := r.Phase("x", 10)
+		p.Add(10)
+		time.Sleep(progressQuiet + 50*time.Millisecond) // so the plain printer prints the end
+		p.Done()
+		if c.want == "" {
+			if b.Len() != 0 {
+				t.Errorf("-q printed %q", b.String())
 			}
+			continue
 		}
-		if got != c.want {
-			t.Errorf("%+v: %s, want %s", c.ios, got, c.want)
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("%+v: printed %q, want it to contain %q", c.ios, b.String(), c.want)
 		}
 	}
-	// Quiet prints nothing at all.
+}
+
+// Nested phases print with their path, and a phase without items says
+// when it ended without a count of 0.
+func TestNestedPhasesPlain(t *testing.T) {
+	var b bytes.Buffer
+	clk := &stepClock{t: time.Unix(0, 0)}
+	root := progress.NewWithClock(newLineSink(&b, false, clk.now), clk.now)
+	step := root.Phase("quantize", 0)
+	cal := step.Phase("calibrate", 100)
+	for i := 0; i < 4; i++ {
+		clk.t = clk.t.Add(3 * time.Second)
+		cal.Add(25)
+	}
+	cal.Done()
+	prof := step.Phase("profiling", 0)
+	clk.t = clk.t.Add(2 * time.Second)
+	prof.Done()
+	step.Done()
+	want := "quantize › calibrate: 25/100 (25%)\nquantize › calibrate: 50/100 (50%)\nquantize › calibrate: 75/100 (75%)\n" +
+		"quantize › calibrate: done, 100 in 12.0s\nquantize › profiling: done in 2.0s\nquantize: done in 14.0s\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// The bar follows the innermost phase and comes back to the parent's.
+func TestNestedPhasesBar(t *testing.T) {
+	var b bytes.Buffer
+	root := progress.New(newBarSink(&b))
+	outer := root.Phase("recipe", 3)
+	outer.Add(1)
+	inner := outer.Phase("evaluate", 8)
+	inner.Add(8)
+	inner.Done()
+	outer.Add(2)
+	outer.Done()
+	out := b.String()
+	for _, want := range []string{"recipe", "recipe › evaluate", "(8/8", "(3/3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bar output lacks %q: %q", want, out)
+		}
+	}
+	// A phase that ends short of its total ends at its real count.
 	b.Reset()
-	q := newProgress(&IOStreams{ErrOut: &b, Quiet: true})
-	q.Start("x", 10)
-	q.Add(10)
-	q.Log("y")
-	q.Done()
-	if b.Len() != 0 {
-		t.Errorf("-q printed %q", b.String())
+	p := root.Phase("calibrate", 256)
+	p.Add(8)
+	p.Done()
+	if strings.Contains(b.String(), "256/256") || !strings.Contains(b.String(), "(8/8") {
+		t.Errorf("short phase drawn as %q", b.String())
 	}
 }

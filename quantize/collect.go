@@ -110,8 +110,8 @@ func collectChunk(ctx context.Context, m *onnxio.Model, src dataset.Source, chun
 	if l := src.Len(); l >= 0 && (total <= 0 || int64(l) < total) {
 		total = int64(l)
 	}
-	prog.Start(fmt.Sprintf("calibrating %d tensors", len(chunk)+len(inputs)*b2i(first)), total)
-	defer prog.Done()
+	ph := prog.Phase(fmt.Sprintf("calibrating %d tensors", len(chunk)+len(inputs)*b2i(first)), total)
+	defer ph.Done()
 	samples, batches := 0, 0
 	for o.Limit <= 0 || samples < o.Limit {
 		if err := ctx.Err(); err != nil {
@@ -160,7 +160,7 @@ func collectChunk(ctx context.Context, m *onnxio.Model, src dataset.Source, chun
 		}
 		samples += b.N
 		batches++
-		prog.Add(int64(b.N))
+		ph.Add(int64(b.N))
 	}
 	if samples == 0 {
 		return nil, errors.New("calibration data is empty")

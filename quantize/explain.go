@@ -226,8 +226,8 @@ func measureOutputs(ctx context.Context, ref, m *onnxio.Model, src dataset.Sourc
 	outs := ref.Proto.Graph.Output
 	sig := make([]float64, len(outs))
 	noise := make([]float64, len(outs))
-	prog.Start("measuring output SQNR", int64(limit))
-	defer prog.Done()
+	ph := prog.Phase("measuring output SQNR", int64(limit))
+	defer ph.Done()
 	n := 0
 	for n < limit {
 		if err := ctx.Err(); err != nil {
@@ -264,7 +264,7 @@ func measureOutputs(ctx context.Context, ref, m *onnxio.Model, src dataset.Sourc
 			noise[k] += e
 		}
 		n += b.N
-		prog.Add(int64(b.N))
+		ph.Add(int64(b.N))
 	}
 	if n == 0 {
 		return nil, 0, errors.New("no samples")

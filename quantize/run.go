@@ -44,9 +44,9 @@ func (q *quantizer) run(ctx context.Context) (*onnxio.Model, *Report, error) {
 	}
 	var prof [2]*Profile
 	if q.o.SpeedAware && sample != nil && len(v.quantizedIndices()) > 0 {
-		prog.Start("profiling float and int8 models", 0)
+		ph := prog.Phase("profiling float and int8 models", 0)
 		v, prof, rep.Speed, err = q.speedAware(ctx, v, float, sample, batch, rep)
-		prog.Done()
+		ph.Done()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -413,9 +413,9 @@ func (q *quantizer) accuracyAware(ctx context.Context, v *variant, float map[int
 		r.Met = agree >= budget
 		return r, agree, nil
 	}
-	prog.Start("measuring accuracy", 0)
+	ph := prog.Phase("measuring accuracy", 0)
 	first, score, err := measure(v.m)
-	prog.Done()
+	ph.Done()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -435,23 +435,23 @@ func (q *quantizer) accuracyAware(ctx context.Context, v *variant, float map[int
 	best, bestScore, bestAcc := v, score, first
 	var bestFloat map[int]string
 	bestK := -1
-	prog.Start("returning sensitive nodes to float", int64(len(cands)-1))
+	ph = prog.Phase("returning sensitive nodes to float", int64(len(cands)-1))
 	f := copyMap(float)
 	for k := 0; k < len(cands)-1; k++ {
 		i := cands[k]
 		f[i] = fmt.Sprintf(revertWhy, sens[i])
 		vk, err := q.build(f)
 		if err != nil {
-			prog.Done()
+			ph.Done()
 			return nil, nil, err
 		}
 		r, sc, err := measure(vk.m)
 		if err != nil {
-			prog.Done()
+			ph.Done()
 			return nil, nil, err
 		}
 		tries++
-		prog.Add(1)
+		ph.Add(1)
 		if sc > bestScore || r.Met {
 			best, bestScore, bestAcc, bestFloat, bestK = vk, sc, r, copyMap(f), k
 		}
@@ -459,7 +459,7 @@ func (q *quantizer) accuracyAware(ctx context.Context, v *variant, float map[int
 			break
 		}
 	}
-	prog.Done()
+	ph.Done()
 	bestAcc.AllInt8, bestAcc.Tries = first.Int8, tries
 	// Report the reverts most sensitive first.
 	for _, k := range cands[:bestK+1] {
@@ -491,8 +491,8 @@ func (q *quantizer) sensitivities(ctx context.Context, v *variant, float map[int
 		return nil, err
 	}
 	prog := q.o.Progress
-	prog.Start("measuring per-node sensitivity", int64(len(cands)))
-	defer prog.Done()
+	ph := prog.Phase("measuring per-node sensitivity", int64(len(cands)))
+	defer ph.Done()
 	out := map[int]float64{}
 	for _, i := range cands {
 		if err := ctx.Err(); err != nil {
@@ -513,7 +513,7 @@ func (q *quantizer) sensitivities(ctx context.Context, v *variant, float map[int
 			return nil, err
 		}
 		out[i] = sqnrAll(ref, got)
-		prog.Add(1)
+		ph.Add(1)
 	}
 	return out, nil
 }

@@ -37,8 +37,8 @@ func interleaved(ctx context.Context, runners []func() error, warmup, runs int, 
 	for i := range times {
 		times[i] = make([]time.Duration, 0, runs)
 	}
-	rep.Start("latency", int64((warmup+runs)*m))
-	defer rep.Done()
+	ph := rep.Phase("latency", int64((warmup+runs)*m))
+	defer ph.Done()
 	order := make([]int, m)
 	for round := 0; round < warmup+runs; round++ {
 		if err := ctx.Err(); err != nil {
@@ -62,7 +62,7 @@ func interleaved(ctx context.Context, runners []func() error, warmup, runs int, 
 				times[i] = append(times[i], d)
 			}
 		}
-		rep.Add(int64(m))
+		ph.Add(int64(m))
 	}
 	return times, nil
 }

@@ -33,7 +33,8 @@ func TestInterleavedOrderAndPairs(t *testing.T) {
 			return nil
 		}
 	}
-	rep := &countRep{}
+	rec := &progress.Recorder{}
+	rep := progress.New(rec)
 	wrapped := make([]func() error, len(runners))
 	for i, r := range runners {
 		wrapped[i] = func() error {
@@ -72,8 +73,8 @@ func TestInterleavedOrderAndPairs(t *testing.T) {
 	if r := MedianRatio(times[0], times[2]); r != 0.5 {
 		t.Errorf("speedup of runner 2 = %g, want 0.5", r)
 	}
-	if rep.added != 21 || rep.total != 21 || rep.phase != "latency" || !rep.done {
-		t.Errorf("progress: %+v", rep)
+	if e, ok := rec.Ended("latency"); !ok || e.Done != 21 || e.Total != 21 {
+		t.Errorf("progress: %+v", rec.Events)
 	}
 }
 
@@ -84,17 +85,6 @@ func lastOf(round, m int) int {
 	}
 	return 0
 }
-
-type countRep struct {
-	progress.Nop
-	phase        string
-	total, added int64
-	done         bool
-}
-
-func (c *countRep) Start(p string, total int64) { c.phase, c.total = p, total }
-func (c *countRep) Add(n int64)                 { c.added += n }
-func (c *countRep) Done()                       { c.done = true }
 
 func TestInterleavedStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"errors"
+	"github.com/shrinkml/shrink/internal/progress"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -64,7 +65,8 @@ func TestRunAgainstReference(t *testing.T) {
 	cm := linearModel(t, sparse, f.b, in, classes)
 	candPath := saveModel(t, cm, "cand.onnx")
 	src := &memSource{x: f.x, width: in, labels: f.labels, batch: 32}
-	rep := &countRep{}
+	rec := &progress.Recorder{}
+	rep := progress.New(rec)
 	ev, err := Run(context.Background(), []Subject{f.base, {Name: "cand.onnx", Path: candPath, Model: cm}}, src,
 		Options{Threads: 1, Warmup: 2, Runs: 7, Progress: rep})
 	if err != nil {
@@ -138,8 +140,13 @@ func TestRunAgainstReference(t *testing.T) {
 	if !near(c.SizeRatio, float64(sc.TotalBytes)/float64(sb.TotalBytes), 1e-12) {
 		t.Errorf("size ratio %g", c.SizeRatio)
 	}
-	if rep.added == 0 {
-		t.Error("no progress reported")
+	// One pass over the data, then latency, then the two sizes, each a
+	// phase that counted its items.
+	if got := strings.Join(rec.Phases(), "; "); !strings.HasPrefix(got, "evaluate; latency; size ") {
+		t.Errorf("phases: %s", got)
+	}
+	if e, ok := rec.Ended("evaluate"); !ok || e.Done != int64(ev.Samples) {
+		t.Errorf("evaluate phase counted %d of %d samples", e.Done, ev.Samples)
 	}
 }
 

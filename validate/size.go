@@ -61,8 +61,8 @@ func MeasureSize(ctx context.Context, path string, m *onnxio.Model, rep progress
 	}
 	s.Parameters, s.NonZero, s.ByDType = ps.Count, ps.Count-ps.Zero, ps.ByDType
 
-	rep.Start("size "+filepath.Base(path), s.TotalBytes)
-	defer rep.Done()
+	ph := rep.Phase("size "+filepath.Base(path), s.TotalBytes)
+	defer ph.Done()
 	var cw countWriter
 	zw, err := gzip.NewWriterLevel(&cw, gzip.DefaultCompression)
 	if err != nil {
@@ -70,7 +70,7 @@ func MeasureSize(ctx context.Context, path string, m *onnxio.Model, rep progress
 	}
 	buf := make([]byte, 1<<20)
 	for _, f := range files {
-		if err := copyFile(ctx, zw, f, buf, rep); err != nil {
+		if err := copyFile(ctx, zw, f, buf, ph); err != nil {
 			return nil, err
 		}
 	}
@@ -81,7 +81,7 @@ func MeasureSize(ctx context.Context, path string, m *onnxio.Model, rep progress
 	return s, nil
 }
 
-func copyFile(ctx context.Context, w io.Writer, path string, buf []byte, rep progress.Reporter) error {
+func copyFile(ctx context.Context, w io.Writer, path string, buf []byte, ph progress.Phase) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -96,7 +96,7 @@ func copyFile(ctx context.Context, w io.Writer, path string, buf []byte, rep pro
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return werr
 			}
-			rep.Add(int64(n))
+			ph.Add(int64(n))
 		}
 		if err == io.EOF {
 			return nil

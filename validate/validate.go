@@ -168,10 +168,10 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 	ev := &Evaluation{Threads: opts.Threads, Provider: provider, Warmup: opts.Warmup, Runs: opts.Runs, Metric: opts.Metric}
 	fid := make([]Fidelity, len(models)-1)
 	var first map[string]*onnxio.Tensor
-	rep.Start("evaluate", int64(src.Len()))
+	ph := rep.Phase("evaluate", int64(src.Len()))
 	for {
 		if err := ctx.Err(); err != nil {
-			rep.Done()
+			ph.Done()
 			return nil, err
 		}
 		b, err := src.Next(ctx)
@@ -179,14 +179,14 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 			break
 		}
 		if err != nil {
-			rep.Done()
+			ph.Done()
 			return nil, err
 		}
 		if b.N <= 0 {
 			continue
 		}
 		if err := ev.addBatch(models, st, fid, b); err != nil {
-			rep.Done()
+			ph.Done()
 			return nil, err
 		}
 		if first == nil {
@@ -196,9 +196,9 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 			}
 			ev.BatchSize = b.N
 		}
-		rep.Add(int64(b.N))
+		ph.Add(int64(b.N))
 	}
-	rep.Done()
+	ph.Done()
 	if ev.Samples == 0 {
 		return nil, errors.New("the data set has no samples")
 	}
