@@ -6,7 +6,7 @@ ORT_LIB := $(CURDIR)/lib/libonnxruntime.so.1.29.0
 export SHRINK_ORT_LIB ?= $(ORT_LIB)
 FUZZTIME ?= 10s
 
-.PHONY: all build setup demo test test-data vet fuzz bench generate clean
+.PHONY: all build setup demo test test-data test-tools vet fuzz bench generate clean
 
 all: build
 
@@ -27,7 +27,11 @@ vet:
 test-data:
 	@sh scripts/fetch-ocr-models.sh
 
-test: setup test-data vet
+# Tools the tests run: headless Chromium renders the HTML report.
+test-tools:
+	@sh scripts/setup-chromium.sh
+
+test: setup test-data test-tools vet
 	@bash scripts/test.sh
 	$(MAKE) fuzz
 

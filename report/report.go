@@ -4,6 +4,11 @@
 // case per gate. The JSON documents are the canonical form: Markdown and
 // JUnit are rendered from them, so a saved JSON file can be re-rendered.
 //
+// Merge reads several such results (and other verbs' --json results, by
+// their "schema" through a registry of result kinds) into one Document,
+// shrink.report/v1, rendered as JSON, Markdown, or a self-contained HTML
+// page with charts drawn by gonum/plot as inline SVG.
+//
 // JSON has no NaN or infinity. A figure that was not measured or is not
 // defined is null; an SQNR of +∞ (candidate identical to the baseline) is
 // null with "sqnr_infinite": true.

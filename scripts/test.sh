@@ -9,7 +9,7 @@ mkdir -p out
 # never share the two cores with another package's ONNX Runtime sessions.
 go test -p 1 -count=1 -v "$@" ./... > out/test.log 2>&1
 rc=$?
-grep -E '^(ok|FAIL|--- FAIL|panic:)|_test\.go:[0-9]+: (round trip:|ORT [0-9]|backend suite:|[0-9]+ pytorch-converted|.*nodes int8, SQNR dB|1x:|10x:|attempt [0-9]|PP-OCR|ch_PP-OCRv4|.*peak RSS)' out/test.log
+grep -E '^(ok|FAIL|--- FAIL|panic:)|_test\.go:[0-9]+: (round trip:|ORT [0-9]|backend suite:|[0-9]+ pytorch-converted|.*nodes int8, SQNR dB|1x:|10x:|attempt [0-9]|PP-OCR|ch_PP-OCRv4|.*peak RSS|screenshot )' out/test.log
 if [ $rc -ne 0 ]; then
 	echo "--- failures (full log: out/test.log):"
 	grep -E -B2 -A20 '^--- FAIL' out/test.log | head -200
