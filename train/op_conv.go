@@ -41,7 +41,7 @@ func buildConv(b *buildCtx) (built, error) {
 }
 
 func init() {
-	register("Conv", builder(buildConv))
+	register("Conv", buildConv)
 }
 
 type convPlan struct {

@@ -41,7 +41,9 @@ func buildConvTranspose(b *buildCtx) (built, error) {
 	return built{op: o, out: outs(onnxio.Float32, b.nOut), grad: gradSpec{diffIn: 7, saveIn: 3}}, nil
 }
 
-func init() { register("ConvTranspose", builder(buildConvTranspose)) }
+func init() {
+	register("ConvTranspose", buildConvTranspose)
+}
 
 type ctPlan struct {
 	win                  window

@@ -34,7 +34,8 @@ func buildGemm(b *buildCtx) (built, error) {
 }
 
 func init() {
-	register("Gemm", builder(buildGemm), "MatMul", builder(buildMatMul))
+	register("Gemm", buildGemm)
+	register("MatMul", buildMatMul)
 }
 
 func (o *gemmOp) dims(a, b *tensor) (m, n, k int, err error) {

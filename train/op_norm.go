@@ -74,8 +74,9 @@ func meanInvStd(xs []float32, eps float32) (mean, invstd float32) {
 }
 
 func init() {
-	register("BatchNormalization", builder(buildBatchNorm), "LayerNormalization", builder(buildLayerNorm),
-		"InstanceNormalization", builder(buildInstanceNorm))
+	register("BatchNormalization", buildBatchNorm)
+	register("LayerNormalization", buildLayerNorm)
+	register("InstanceNormalization", buildInstanceNorm)
 }
 
 func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {

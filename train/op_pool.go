@@ -55,8 +55,10 @@ func buildPool(isMax bool) builder {
 }
 
 func init() {
-	register("MaxPool", buildPool(true), "AveragePool", buildPool(false),
-		"GlobalAveragePool", builder(buildGlobalAvgPool), "GlobalMaxPool", builder(buildGlobalMaxPool))
+	register("MaxPool", buildPool(true))
+	register("AveragePool", buildPool(false))
+	register("GlobalAveragePool", buildGlobalAvgPool)
+	register("GlobalMaxPool", buildGlobalMaxPool)
 }
 
 func (o *poolOp) geometry(x *tensor) (window, []int, error) {

@@ -101,7 +101,8 @@ func buildResize(upsample bool) builder {
 }
 
 func init() {
-	register("Resize", buildResize(false), "Upsample", buildResize(true))
+	register("Resize", buildResize(false))
+	register("Upsample", buildResize(true))
 }
 
 // targets returns the output size and scale of every axis.

@@ -8,23 +8,21 @@ import (
 )
 
 func init() {
-	register(
-		"Reshape", builder(buildReshape),
-		"Flatten", builder(buildFlatten),
-		"Squeeze", builder(buildSqueeze),
-		"Unsqueeze", builder(buildUnsqueeze),
-		"Transpose", builder(buildTranspose),
-		"Concat", builder(buildConcat),
-		"Split", builder(buildSplit),
-		"Slice", builder(buildSlice),
-		"Gather", builder(buildGather),
-		"Shape", builder(buildShape),
-		"Constant", builder(buildConstant),
-		"ConstantOfShape", builder(buildConstantOfShape),
-		"Cast", builder(buildCast),
-		"Range", builder(buildRange),
-		"Expand", builder(buildExpand),
-	)
+	register("Reshape", buildReshape)
+	register("Flatten", buildFlatten)
+	register("Squeeze", buildSqueeze)
+	register("Unsqueeze", buildUnsqueeze)
+	register("Transpose", buildTranspose)
+	register("Concat", buildConcat)
+	register("Split", buildSplit)
+	register("Slice", buildSlice)
+	register("Gather", buildGather)
+	register("Shape", buildShape)
+	register("Constant", buildConstant)
+	register("ConstantOfShape", buildConstantOfShape)
+	register("Cast", buildCast)
+	register("Range", buildRange)
+	register("Expand", buildExpand)
 }
 
 func floatGrad(d onnxio.DType, g gradSpec) gradSpec {
