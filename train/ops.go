@@ -210,6 +210,14 @@ func copyTensor(p *pool, t *tensor, shape []int) *tensor {
 	return o
 }
 
+// floatGrad is g for float32 tensors and no gradient for the others.
+func floatGrad(d onnxio.DType, g gradSpec) gradSpec {
+	if d == onnxio.Float32 {
+		return g
+	}
+	return gradSpec{}
+}
+
 // aliasGrad returns gout's data viewed with shape (for ops that only
 // reshape); the executor takes the buffer over.
 func aliasGrad(g *tensor, shape []int) *tensor {
