@@ -90,9 +90,6 @@ func collect(ctx context.Context, m *onnxio.Model, src dataset.Source, names []s
 	return st, nil
 }
 
-// errSplit asks for a chunk to be split.
-var errSplit = errors.New("chunk too large")
-
 func collectChunk(ctx context.Context, m *onnxio.Model, src dataset.Source, chunk, inputs []string, first bool, st *Stats, o collectOptions, prog progress.Reporter) ([][]string, error) {
 	if err := src.Reset(); err != nil {
 		return nil, fmt.Errorf("calibration data: %w", err)

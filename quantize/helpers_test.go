@@ -56,11 +56,6 @@ func mnistSource(t testing.TB, from, count, batch int) *memSource {
 	return s
 }
 
-// tensorSource serves one batch of the given inputs.
-func tensorSource(inputs map[string]*onnxio.Tensor, n int) *memSource {
-	return &memSource{n: n, batches: []*dataset.Batch{{Inputs: inputs, N: n}}}
-}
-
 func needORT(t testing.TB) {
 	t.Helper()
 	if _, err := ort.Init(""); err != nil {

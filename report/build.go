@@ -101,12 +101,6 @@ func (b *builder) table(t Table) {
 	b.doc.Tables = append(b.doc.Tables, t)
 }
 
-// curves adds a chart of series of the current input.
-func (b *builder) curves(c Curves) {
-	c.Source = b.src
-	b.doc.Curves = append(b.doc.Curves, c)
-}
-
 // step adds a one-line summary of a transform.
 func (b *builder) step(kind, format string, a ...any) {
 	b.doc.Steps = append(b.doc.Steps, StepNote{Source: b.src, Kind: kind, Text: fmt.Sprintf(format, a...)})

@@ -151,19 +151,6 @@ func gateMark(g GateRow) string {
 	return "❌"
 }
 
-// rowName is a row's label in tables: the name, its role, and a star on
-// the Pareto front.
-func rowName(r Row) string {
-	s := r.Name
-	if r.Role == "baseline" {
-		s += " (baseline)"
-	}
-	if r.ParetoFront {
-		s += " ★"
-	}
-	return s
-}
-
 func modelName(d *Document, path string) string {
 	for _, r := range d.Models {
 		if r.Path == path {

@@ -63,13 +63,11 @@ func buildBinary(kind binKind) builder {
 }
 
 func init() {
-	register(
-		"Add", buildBinary(binAdd),
-		"Sub", buildBinary(binSub),
-		"Mul", buildBinary(binMul),
-		"Div", buildBinary(binDiv),
-		"Pow", buildBinary(binPow),
-	)
+	register("Add", buildBinary(binAdd))
+	register("Sub", buildBinary(binSub))
+	register("Mul", buildBinary(binMul))
+	register("Div", buildBinary(binDiv))
+	register("Pow", buildBinary(binPow))
 }
 
 // shapes returns the input shapes as broadcasting sees them and the output

@@ -41,7 +41,7 @@ func buildConv(b *buildCtx) (built, error) {
 }
 
 func init() {
-	register("Conv", builder(buildConv))
+	register("Conv", buildConv)
 }
 
 type convPlan struct {
@@ -56,15 +56,15 @@ type convPlan struct {
 
 func (o *convOp) plan(x, w *tensor) (*convPlan, error) {
 	if len(x.shape) < 3 || len(w.shape) != len(x.shape) {
-		return nil, fmt.Errorf("Conv input %v and weight %v", x.shape, w.shape)
+		return nil, fmt.Errorf("input %v and weight %v: need equal ranks of at least 3", x.shape, w.shape)
 	}
 	p := &convPlan{N: x.shape[0], C: x.shape[1], M: w.shape[0]}
 	if p.C%o.group != 0 || p.M%o.group != 0 {
-		return nil, fmt.Errorf("Conv with %d groups of %d input and %d output channels", o.group, p.C, p.M)
+		return nil, fmt.Errorf("%d input and %d output channels do not split into %d groups", p.C, p.M, o.group)
 	}
 	p.Cg, p.Mg = p.C/o.group, p.M/o.group
 	if w.shape[1] != p.Cg {
-		return nil, fmt.Errorf("Conv weight %v for %d input channels in %d groups", w.shape, p.C, o.group)
+		return nil, fmt.Errorf("weight %v for %d input channels in %d groups", w.shape, p.C, o.group)
 	}
 	kernel := w.shape[2:]
 	if o.attrs.kernel != nil {
@@ -111,7 +111,7 @@ func (o *convOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	var bias []float32
 	if len(in) > 2 && in[2] != nil {
 		if in[2].size() != p.M {
-			return nil, fmt.Errorf("Conv bias of shape %v for %d output channels", in[2].shape, p.M)
+			return nil, fmt.Errorf("bias of shape %v for %d output channels", in[2].shape, p.M)
 		}
 		bias = in[2].f
 	}

@@ -41,7 +41,9 @@ func buildConvTranspose(b *buildCtx) (built, error) {
 	return built{op: o, out: outs(onnxio.Float32, b.nOut), grad: gradSpec{diffIn: 7, saveIn: 3}}, nil
 }
 
-func init() { register("ConvTranspose", builder(buildConvTranspose)) }
+func init() {
+	register("ConvTranspose", buildConvTranspose)
+}
 
 type ctPlan struct {
 	win                  window
@@ -55,11 +57,11 @@ type ctPlan struct {
 
 func (o *convTransposeOp) plan(x, w *tensor) (*ctPlan, error) {
 	if len(x.shape) < 3 || len(x.shape) > 5 || len(w.shape) != len(x.shape) {
-		return nil, fmt.Errorf("ConvTranspose input %v and weight %v", x.shape, w.shape)
+		return nil, fmt.Errorf("input %v and weight %v: need equal ranks from 3 to 5", x.shape, w.shape)
 	}
 	p := &ctPlan{N: x.shape[0], C: x.shape[1]}
 	if w.shape[0] != p.C || p.C%o.group != 0 {
-		return nil, fmt.Errorf("ConvTranspose weight %v for %d input channels in %d groups", w.shape, p.C, o.group)
+		return nil, fmt.Errorf("weight %v for %d input channels in %d groups", w.shape, p.C, o.group)
 	}
 	p.Cg, p.Mg = p.C/o.group, w.shape[1]
 	p.M = p.Mg * o.group
@@ -131,7 +133,7 @@ func (o *convTransposeOp) plan(x, w *tensor) (*ctPlan, error) {
 			y = s*(in-1) + op + ext - pb - pe
 		}
 		if y < 0 || pb < 0 || pe < 0 {
-			return nil, fmt.Errorf("ConvTranspose output size %d (pads %d, %d) for input %d", y, pb, pe, in)
+			return nil, fmt.Errorf("output size %d (pads %d, %d) for input %d", y, pb, pe, in)
 		}
 		win.in[j], win.out[j], win.k[j], win.s[j], win.d[j], win.pb[j], win.pe[j] = y, in, k, s, d, pb, pe
 		p.out = append(p.out, y)
@@ -212,7 +214,7 @@ func (o *convTransposeOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 		b := in[2]
 		if b.size() != p.M {
 			c.pool.release(y)
-			return nil, fmt.Errorf("ConvTranspose bias of shape %v for %d output channels", b.shape, p.M)
+			return nil, fmt.Errorf("bias of shape %v for %d output channels", b.shape, p.M)
 		}
 		for n := 0; n < p.N; n++ {
 			for m := 0; m < p.M; m++ {

@@ -46,7 +46,9 @@ func buildDropout(b *buildCtx) (built, error) {
 	return built{op: o, out: ot, grad: gradSpec{diffIn: 1, constOut: 2}}, nil
 }
 
-func init() { register("Dropout", builder(buildDropout)) }
+func init() {
+	register("Dropout", buildDropout)
+}
 
 func (o *dropoutOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	x := in[0]

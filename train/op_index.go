@@ -263,4 +263,7 @@ func buildTile(b *buildCtx) (built, error) {
 	return built{op: o, out: []onnxio.DType{d}, grad: floatGrad(d, gradSpec{diffIn: 1})}, nil
 }
 
-func init() { register("Pad", builder(buildPad), "Tile", builder(buildTile)) }
+func init() {
+	register("Pad", buildPad)
+	register("Tile", buildTile)
+}

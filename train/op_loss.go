@@ -53,7 +53,8 @@ func buildLoss(softmax bool) builder {
 }
 
 func init() {
-	register("NegativeLogLikelihoodLoss", buildLoss(false), "SoftmaxCrossEntropyLoss", buildLoss(true))
+	register("NegativeLogLikelihoodLoss", buildLoss(false))
+	register("SoftmaxCrossEntropyLoss", buildLoss(true))
 }
 
 // layout checks shapes and returns N, C and the positions per sample.

@@ -34,12 +34,13 @@ func buildGemm(b *buildCtx) (built, error) {
 }
 
 func init() {
-	register("Gemm", builder(buildGemm), "MatMul", builder(buildMatMul))
+	register("Gemm", buildGemm)
+	register("MatMul", buildMatMul)
 }
 
 func (o *gemmOp) dims(a, b *tensor) (m, n, k int, err error) {
 	if len(a.shape) != 2 || len(b.shape) != 2 {
-		return 0, 0, 0, fmt.Errorf("Gemm needs 2-D inputs, got %v and %v", a.shape, b.shape)
+		return 0, 0, 0, fmt.Errorf("inputs of shapes %v and %v: need 2-D inputs", a.shape, b.shape)
 	}
 	m, k = a.shape[0], a.shape[1]
 	if o.transA {
@@ -50,7 +51,7 @@ func (o *gemmOp) dims(a, b *tensor) (m, n, k int, err error) {
 		kb, n = n, kb
 	}
 	if kb != k {
-		return 0, 0, 0, fmt.Errorf("Gemm inner dimensions differ: A %v (transA=%v), B %v (transB=%v)", a.shape, o.transA, b.shape, o.transB)
+		return 0, 0, 0, fmt.Errorf("inner dimensions differ: A %v (transA=%v), B %v (transB=%v)", a.shape, o.transA, b.shape, o.transB)
 	}
 	return m, n, k, nil
 }
@@ -65,13 +66,9 @@ func (o *gemmOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	beta := float32(0)
 	if len(in) > 2 && in[2] != nil && o.beta != 0 {
 		cc := in[2]
-		if _, err := broadcastShapes(cc.shape, y.shape); err != nil || len(cc.shape) > 2 {
+		if bs, err := broadcastShapes(cc.shape, y.shape); err != nil || len(cc.shape) > 2 || !shapeEq(bs, y.shape) {
 			c.pool.release(y)
-			return nil, fmt.Errorf("Gemm C of shape %v does not broadcast to %v", cc.shape, y.shape)
-		}
-		if bs, _ := broadcastShapes(cc.shape, y.shape); !shapeEq(bs, y.shape) {
-			c.pool.release(y)
-			return nil, fmt.Errorf("Gemm C of shape %v does not broadcast to %v", cc.shape, y.shape)
+			return nil, fmt.Errorf("input C of shape %v does not broadcast to %v", cc.shape, y.shape)
 		}
 		expandTo(y.f, cc.f, cc.shape, y.shape)
 		beta = o.beta
@@ -152,7 +149,7 @@ type mmPlan struct {
 
 func planMatMul(as, bs []int) (*mmPlan, error) {
 	if len(as) == 0 || len(bs) == 0 {
-		return nil, fmt.Errorf("MatMul of a scalar")
+		return nil, fmt.Errorf("product of a scalar")
 	}
 	a2, b2 := as, bs
 	if len(as) == 1 {
@@ -163,12 +160,12 @@ func planMatMul(as, bs []int) (*mmPlan, error) {
 	}
 	p := &mmPlan{m: a2[len(a2)-2], k: a2[len(a2)-1], n: b2[len(b2)-1]}
 	if kb := b2[len(b2)-2]; kb != p.k {
-		return nil, fmt.Errorf("MatMul inner dimensions differ: %v and %v", as, bs)
+		return nil, fmt.Errorf("inner dimensions differ: %v and %v", as, bs)
 	}
 	ab, bb := a2[:len(a2)-2], b2[:len(b2)-2]
 	batch, err := broadcastShapes(ab, bb)
 	if err != nil {
-		return nil, fmt.Errorf("MatMul batch dimensions: %w", err)
+		return nil, fmt.Errorf("batch dimensions: %w", err)
 	}
 	p.batch = batch
 	p.nBatch = prod(batch)

@@ -74,19 +74,20 @@ func meanInvStd(xs []float32, eps float32) (mean, invstd float32) {
 }
 
 func init() {
-	register("BatchNormalization", builder(buildBatchNorm), "LayerNormalization", builder(buildLayerNorm),
-		"InstanceNormalization", builder(buildInstanceNorm))
+	register("BatchNormalization", buildBatchNorm)
+	register("LayerNormalization", buildLayerNorm)
+	register("InstanceNormalization", buildInstanceNorm)
 }
 
 func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	x, scale, bias, rmean, rvar := in[0], in[1], in[2], in[3], in[4]
 	if len(x.shape) < 2 {
-		return nil, fmt.Errorf("BatchNormalization input of rank %d", len(x.shape))
+		return nil, fmt.Errorf("input of rank %d", len(x.shape))
 	}
 	C := x.shape[1]
 	for _, p := range []*tensor{scale, bias, rmean, rvar} {
 		if p.size() != C {
-			return nil, fmt.Errorf("BatchNormalization parameter of shape %v for %d channels", p.shape, C)
+			return nil, fmt.Errorf("parameter of shape %v for %d channels", p.shape, C)
 		}
 	}
 	N := x.shape[0]
@@ -100,7 +101,7 @@ func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	bvar, newMean, newVar := stats[:C], stats[C:2*C], stats[2*C:]
 	if o.batch {
 		if m == 0 {
-			return nil, fmt.Errorf("BatchNormalization with batch statistics of an empty batch")
+			return nil, fmt.Errorf("batch statistics of an empty batch")
 		}
 		parallelFor(c.threads, C, 1, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
@@ -273,7 +274,7 @@ func full(p *tensor, norm []int) ([]float32, error) {
 	}
 	bs, err := broadcastShapes(p.shape, norm)
 	if err != nil || !shapeEq(bs, norm) {
-		return nil, fmt.Errorf("LayerNormalization parameter of shape %v for normalized shape %v", p.shape, norm)
+		return nil, fmt.Errorf("parameter of shape %v for normalized shape %v", p.shape, norm)
 	}
 	f := make([]float32, prod(norm))
 	expandTo(f, p.f, p.shape, norm)
@@ -426,11 +427,11 @@ func buildInstanceNorm(b *buildCtx) (built, error) {
 func (o *instanceNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	x, scale, bias := in[0], in[1], in[2]
 	if len(x.shape) < 3 {
-		return nil, fmt.Errorf("InstanceNormalization input of rank %d", len(x.shape))
+		return nil, fmt.Errorf("input of rank %d", len(x.shape))
 	}
 	C := x.shape[1]
 	if scale.size() != C || bias.size() != C {
-		return nil, fmt.Errorf("InstanceNormalization scale %v and bias %v for %d channels", scale.shape, bias.shape, C)
+		return nil, fmt.Errorf("scale %v and bias %v for %d channels", scale.shape, bias.shape, C)
 	}
 	planes, S := x.shape[0]*C, prod(x.shape[2:])
 	o.resize(planes)

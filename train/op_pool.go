@@ -55,8 +55,10 @@ func buildPool(isMax bool) builder {
 }
 
 func init() {
-	register("MaxPool", buildPool(true), "AveragePool", buildPool(false),
-		"GlobalAveragePool", builder(buildGlobalAvgPool), "GlobalMaxPool", builder(buildGlobalMaxPool))
+	register("MaxPool", buildPool(true))
+	register("AveragePool", buildPool(false))
+	register("GlobalAveragePool", buildGlobalAvgPool)
+	register("GlobalMaxPool", buildGlobalMaxPool)
 }
 
 func (o *poolOp) geometry(x *tensor) (window, []int, error) {
@@ -404,7 +406,7 @@ func buildGlobalAvgPool(b *buildCtx) (built, error) {
 func (globalAvgPoolOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	x := in[0]
 	if len(x.shape) < 3 {
-		return nil, fmt.Errorf("GlobalAveragePool input of rank %d", len(x.shape))
+		return nil, fmt.Errorf("input of rank %d", len(x.shape))
 	}
 	shape := cloneShape(x.shape)
 	for i := 2; i < len(shape); i++ {
@@ -449,7 +451,7 @@ func buildGlobalMaxPool(b *buildCtx) (built, error) {
 func (globalMaxPoolOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	x := in[0]
 	if len(x.shape) < 3 {
-		return nil, fmt.Errorf("GlobalMaxPool input of rank %d", len(x.shape))
+		return nil, fmt.Errorf("input of rank %d", len(x.shape))
 	}
 	shape := cloneShape(x.shape)
 	for i := 2; i < len(shape); i++ {
@@ -457,7 +459,7 @@ func (globalMaxPoolOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	}
 	S := prod(x.shape[2:])
 	if S == 0 {
-		return nil, fmt.Errorf("GlobalMaxPool of empty planes")
+		return nil, fmt.Errorf("empty planes")
 	}
 	y := c.pool.newFloat(shape)
 	for pl := range y.f {

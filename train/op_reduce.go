@@ -53,8 +53,10 @@ func (o *reduceOp) readAxes(b *buildCtx, inputSince int64) error {
 }
 
 func init() {
-	register("ReduceMean", buildReduce(true), "ReduceSum", buildReduce(false),
-		"ReduceMax", buildReduceExt(true), "ReduceMin", buildReduceExt(false))
+	register("ReduceMean", buildReduce(true))
+	register("ReduceSum", buildReduce(false))
+	register("ReduceMax", buildReduceExt(true))
+	register("ReduceMin", buildReduceExt(false))
 }
 
 // shapes returns the kept-dims shape (reduced dimensions set to 1), the

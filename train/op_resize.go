@@ -101,7 +101,8 @@ func buildResize(upsample bool) builder {
 }
 
 func init() {
-	register("Resize", buildResize(false), "Upsample", buildResize(true))
+	register("Resize", buildResize(false))
+	register("Upsample", buildResize(true))
 }
 
 // targets returns the output size and scale of every axis.
@@ -147,7 +148,7 @@ func (o *resizeOp) targets(in []*tensor) ([]int, []float32, error) {
 			scales[i] = float32(v) / float32(x.shape[i])
 		}
 	default:
-		return nil, nil, fmt.Errorf("Resize needs scales or sizes")
+		return nil, nil, fmt.Errorf("neither scales nor sizes given")
 	}
 	return sizes, scales, nil
 }

@@ -35,7 +35,8 @@ func buildSoftmax(log bool) builder {
 }
 
 func init() {
-	register("Softmax", buildSoftmax(false), "LogSoftmax", buildSoftmax(true))
+	register("Softmax", buildSoftmax(false))
+	register("LogSoftmax", buildSoftmax(true))
 }
 
 // layout returns how many independent vectors there are (outer*inner),

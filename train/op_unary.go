@@ -138,9 +138,9 @@ const sqrt2OverPi = 0.7978845608028654
 func zeroGrad(_, _ float32) float32 { return 0 }
 
 func init() {
-	register(
-		"Relu", buildRelu,
-		"LeakyRelu", unary(func(b *buildCtx) (func(float32) float32, func(x, y float32) float32, error) {
+	for name, build := range map[string]builder{
+		"Relu": buildRelu,
+		"LeakyRelu": unary(func(b *buildCtx) (func(float32) float32, func(x, y float32) float32, error) {
 			a := b.attrFloat("alpha", 0.01)
 			return func(x float32) float32 {
 					if x >= 0 {
@@ -154,12 +154,12 @@ func init() {
 					return a
 				}, nil
 		}, useX),
-		"Sigmoid", unary(simple(sigmoid, func(_, y float32) float32 { return y * (1 - y) }), useY),
-		"Tanh", unary(simple(f64(math.Tanh), func(_, y float32) float32 { return 1 - y*y }), useY),
-		"Erf", unary(simple(f64(math.Erf), func(x, _ float32) float32 {
+		"Sigmoid": unary(simple(sigmoid, func(_, y float32) float32 { return y * (1 - y) }), useY),
+		"Tanh":    unary(simple(f64(math.Tanh), func(_, y float32) float32 { return 1 - y*y }), useY),
+		"Erf": unary(simple(f64(math.Erf), func(x, _ float32) float32 {
 			return float32(2 / math.SqrtPi * math.Exp(-float64(x)*float64(x)))
 		}), useX),
-		"Gelu", unary(func(b *buildCtx) (func(float32) float32, func(x, y float32) float32, error) {
+		"Gelu": unary(func(b *buildCtx) (func(float32) float32, func(x, y float32) float32, error) {
 			switch b.attrString("approximate", "none") {
 			case "none":
 				return func(x float32) float32 {
@@ -181,7 +181,7 @@ func init() {
 			}
 			return nil, nil, b.unsupported("approximate=%q", b.attrString("approximate", ""))
 		}, useX),
-		"HardSigmoid", unary(func(b *buildCtx) (func(float32) float32, func(x, y float32) float32, error) {
+		"HardSigmoid": unary(func(b *buildCtx) (func(float32) float32, func(x, y float32) float32, error) {
 			a, c := b.attrFloat("alpha", 0.2), b.attrFloat("beta", 0.5)
 			return func(x float32) float32 { return max(0, min(1, a*x+c)) },
 				func(x, _ float32) float32 {
@@ -191,7 +191,7 @@ func init() {
 					return 0
 				}, nil
 		}, useX),
-		"HardSwish", unary(simple(func(x float32) float32 { return x * max(0, min(1, x/6+0.5)) },
+		"HardSwish": unary(simple(func(x float32) float32 { return x * max(0, min(1, x/6+0.5)) },
 			func(x, _ float32) float32 {
 				switch {
 				case x < -3:
@@ -201,10 +201,10 @@ func init() {
 				}
 				return x/3 + 0.5
 			}), useX),
-		"Sqrt", unary(simple(f64(math.Sqrt), func(_, y float32) float32 { return 0.5 / y }), useY),
-		"Exp", unary(simple(f64(math.Exp), func(_, y float32) float32 { return y }), useY),
-		"Log", unary(simple(f64(math.Log), func(x, _ float32) float32 { return 1 / x }), useX),
-		"Abs", unary(simple(func(x float32) float32 { return float32(math.Abs(float64(x))) },
+		"Sqrt": unary(simple(f64(math.Sqrt), func(_, y float32) float32 { return 0.5 / y }), useY),
+		"Exp":  unary(simple(f64(math.Exp), func(_, y float32) float32 { return y }), useY),
+		"Log":  unary(simple(f64(math.Log), func(x, _ float32) float32 { return 1 / x }), useX),
+		"Abs": unary(simple(func(x float32) float32 { return float32(math.Abs(float64(x))) },
 			func(x, _ float32) float32 {
 				switch {
 				case x > 0:
@@ -214,20 +214,20 @@ func init() {
 				}
 				return 0
 			}), useX),
-		"Reciprocal", unary(simple(func(x float32) float32 { return 1 / x }, func(_, y float32) float32 { return -y * y }), useY),
-		"Softplus", unary(simple(func(x float32) float32 {
+		"Reciprocal": unary(simple(func(x float32) float32 { return 1 / x }, func(_, y float32) float32 { return -y * y }), useY),
+		"Softplus": unary(simple(func(x float32) float32 {
 			v := float64(x)
 			if v > 0 {
 				return float32(v + math.Log1p(math.Exp(-v)))
 			}
 			return float32(math.Log1p(math.Exp(v)))
 		}, func(x, _ float32) float32 { return sigmoid(x) }), useX),
-		"Softsign", unary(simple(func(x float32) float32 { return x / (1 + float32(math.Abs(float64(x)))) },
+		"Softsign": unary(simple(func(x float32) float32 { return x / (1 + float32(math.Abs(float64(x)))) },
 			func(x, _ float32) float32 {
 				d := 1 + float32(math.Abs(float64(x)))
 				return 1 / (d * d)
 			}), useX),
-		"Elu", unary(func(b *buildCtx) (func(float32) float32, func(x, y float32) float32, error) {
+		"Elu": unary(func(b *buildCtx) (func(float32) float32, func(x, y float32) float32, error) {
 			a := b.attrFloat("alpha", 1)
 			return func(x float32) float32 {
 					if x >= 0 {
@@ -241,7 +241,7 @@ func init() {
 					return y + a
 				}, nil
 		}, useX|useY),
-		"Selu", unary(func(b *buildCtx) (func(float32) float32, func(x, y float32) float32, error) {
+		"Selu": unary(func(b *buildCtx) (func(float32) float32, func(x, y float32) float32, error) {
 			a := b.attrFloat("alpha", 1.67326319217681884765625)
 			g := b.attrFloat("gamma", 1.05070102214813232421875)
 			return func(x float32) float32 {
@@ -256,13 +256,13 @@ func init() {
 					return y + g*a
 				}, nil
 		}, useX|useY),
-		"Sin", unary(simple(f64(math.Sin), func(x, _ float32) float32 { return float32(math.Cos(float64(x))) }), useX),
-		"Cos", unary(simple(f64(math.Cos), func(x, _ float32) float32 { return -float32(math.Sin(float64(x))) }), useX),
+		"Sin": unary(simple(f64(math.Sin), func(x, _ float32) float32 { return float32(math.Cos(float64(x))) }), useX),
+		"Cos": unary(simple(f64(math.Cos), func(x, _ float32) float32 { return -float32(math.Sin(float64(x))) }), useX),
 		// Piecewise-constant functions: zero gradient almost everywhere.
-		"Floor", unary(simple(f64(math.Floor), zeroGrad), 0),
-		"Ceil", unary(simple(f64(math.Ceil), zeroGrad), 0),
-		"Round", unary(simple(f64(math.RoundToEven), zeroGrad), 0),
-		"Sign", unary(simple(func(x float32) float32 {
+		"Floor": unary(simple(f64(math.Floor), zeroGrad), 0),
+		"Ceil":  unary(simple(f64(math.Ceil), zeroGrad), 0),
+		"Round": unary(simple(f64(math.RoundToEven), zeroGrad), 0),
+		"Sign": unary(simple(func(x float32) float32 {
 			switch {
 			case x > 0:
 				return 1
@@ -271,10 +271,12 @@ func init() {
 			}
 			return 0
 		}, zeroGrad), 0),
-		"Neg", buildNeg,
-		"Identity", buildIdentity,
-		"Clip", buildClip,
-	)
+		"Neg":      buildNeg,
+		"Identity": buildIdentity,
+		"Clip":     buildClip,
+	} {
+		register(name, build)
+	}
 }
 
 // Neg works on floats (with a gradient) and on integers.

@@ -35,7 +35,10 @@ func buildVariadic(kind string) builder {
 }
 
 func init() {
-	register("Sum", buildVariadic("Sum"), "Mean", buildVariadic("Mean"), "Max", buildVariadic("Max"), "Min", buildVariadic("Min"))
+	register("Sum", buildVariadic("Sum"))
+	register("Mean", buildVariadic("Mean"))
+	register("Max", buildVariadic("Max"))
+	register("Min", buildVariadic("Min"))
 }
 
 func (o *variadicOp) shapes(in []*tensor) ([]int, [][]int, error) {
@@ -268,10 +271,16 @@ func buildWhere(b *buildCtx) (built, error) {
 }
 
 func init() {
-	register("Equal", buildCompare("Equal"), "Less", buildCompare("Less"), "LessOrEqual", buildCompare("LessOrEqual"),
-		"Greater", buildCompare("Greater"), "GreaterOrEqual", buildCompare("GreaterOrEqual"),
-		"And", buildCompare("And"), "Or", buildCompare("Or"), "Xor", buildCompare("Xor"),
-		"Not", builder(buildNot), "Where", builder(buildWhere))
+	register("Equal", buildCompare("Equal"))
+	register("Less", buildCompare("Less"))
+	register("LessOrEqual", buildCompare("LessOrEqual"))
+	register("Greater", buildCompare("Greater"))
+	register("GreaterOrEqual", buildCompare("GreaterOrEqual"))
+	register("And", buildCompare("And"))
+	register("Or", buildCompare("Or"))
+	register("Xor", buildCompare("Xor"))
+	register("Not", buildNot)
+	register("Where", buildWhere)
 }
 
 func whereLayout(in []*tensor) ([]int, [][]int, error) {
@@ -352,7 +361,9 @@ func buildPRelu(b *buildCtx) (built, error) {
 	return built{op: preluOp{}, out: outs(onnxio.Float32, b.nOut), grad: gradSpec{diffIn: 3, saveIn: 3}}, nil
 }
 
-func init() { register("PRelu", builder(buildPRelu)) }
+func init() {
+	register("PRelu", buildPRelu)
+}
 
 // preluSlope returns the slope's shape aligned with x (PRelu-6 and older
 // allowed a [C] slope for an [N, C, ...] input).

@@ -67,18 +67,14 @@ type builder func(b *buildCtx) (built, error)
 // registry maps ONNX op types (default domain) to builders.
 var registry = map[string]builder{}
 
-// register adds name, builder pairs to the registry.
-func register(pairs ...any) {
-	for i := 0; i < len(pairs); i += 2 {
-		switch b := pairs[i+1].(type) {
-		case builder:
-			registry[pairs[i].(string)] = b
-		case func(*buildCtx) (built, error):
-			registry[pairs[i].(string)] = b
-		default:
-			panic(fmt.Sprintf("register %v: %T is not a builder", pairs[i], b))
-		}
+// register adds the builder of op type name (default ONNX domain). It is
+// called from the op files' init functions; registering a name twice is a
+// programming error and panics at start-up, like database/sql.Register.
+func register(name string, b builder) {
+	if _, dup := registry[name]; dup {
+		panic("train: op " + name + " registered twice")
 	}
+	registry[name] = b
 }
 
 // SupportedOps lists the op types (default ONNX domain) the engine runs.
@@ -212,6 +208,14 @@ func copyTensor(p *pool, t *tensor, shape []int) *tensor {
 		copy(o.i, t.i)
 	}
 	return o
+}
+
+// floatGrad is g for float32 tensors and no gradient for the others.
+func floatGrad(d onnxio.DType, g gradSpec) gradSpec {
+	if d == onnxio.Float32 {
+		return g
+	}
+	return gradSpec{}
 }
 
 // aliasGrad returns gout's data viewed with shape (for ops that only
