@@ -16,9 +16,11 @@
 //     activations at once.
 //   - registry.go and ops_*.go: one small handler per op family (Conv,
 //     ConvTranspose, MatMul, Gemm, Add, Mul, Concat, pools, Relu/Clip,
-//     shape pass-through ops) that says which inputs are activations,
-//     weights and biases, and how the node is written in QOperator and
-//     dynamic form.
+//     shape pass-through ops) that says which inputs are quantized as
+//     activations, weights and biases, and how the node is written in
+//     QOperator and dynamic form. The op facts themselves (which input is
+//     the weight, its output-channel axis, MAC counts) come from
+//     onnxio/opinfo.
 //   - plan.go: node selection (op types, exclusions, first/last layer,
 //     presets) and the decision of which tensors carry quantization.
 //   - qdq.go, qoperator.go, dynamic.go: the three writers.

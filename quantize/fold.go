@@ -5,6 +5,7 @@ import (
 
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
+	"github.com/shrinkml/shrink/onnxio/opinfo"
 )
 
 // foldBatchNorm folds every inference BatchNormalization that directly
@@ -71,6 +72,11 @@ func foldBatchNorm(m *onnxio.Model) (int, error) {
 		}
 		w, err := wt.Float32s()
 		if err != nil || wt.DType != onnxio.Float32 || len(wt.Shape) < 2 {
+			continue
+		}
+		// The loop below scales W's leading axis: it must be the output
+		// channels (opinfo's Out axis of a Conv weight).
+		if a, ok := opinfo.WeightAxes(conv, wt.Shape); !ok || a.Out != 0 {
 			continue
 		}
 		gamma, beta, mean, variance := params[0], params[1], params[2], params[3]

@@ -1,17 +1,44 @@
 package quantize
 
 import (
+	"slices"
+
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
+	"github.com/shrinkml/shrink/onnxio/opinfo"
 )
 
-// Compute ops: Conv, ConvTranspose, MatMul, Gemm.
+// Compute ops: Conv, ConvTranspose, MatMul, Gemm. Which input is the
+// activation, the weight and the bias, the weight's output-channel axis
+// and the MAC count are opinfo's facts; what is quantize's own is which
+// of those axes ORT's integer kernels take per-channel scales along.
 
 func init() {
-	Register(&Handler{Ops: []string{"Conv"}, Kind: Compute, Spec: convSpec, QOperator: convQOp, Dynamic: convDynamic, MACs: convMACs})
-	Register(&Handler{Ops: []string{"ConvTranspose"}, Kind: Compute, Spec: convTransposeSpec, QOperator: convTransposeQOp, MACs: convTransposeMACs})
-	Register(&Handler{Ops: []string{"MatMul"}, Kind: Compute, Spec: matMulSpec, QOperator: matMulQOp, Dynamic: matMulDynamic, MACs: matMulMACs})
-	Register(&Handler{Ops: []string{"Gemm"}, Kind: Compute, Spec: gemmSpec, QOperator: gemmQOp, Dynamic: gemmDynamic, MACs: matMulMACs})
+	Register(&Handler{Ops: []string{"Conv"}, Kind: Compute, Spec: convSpec, QOperator: convQOp, Dynamic: convDynamic, MACs: macs})
+	Register(&Handler{Ops: []string{"ConvTranspose"}, Kind: Compute, Spec: convTransposeSpec, QOperator: convTransposeQOp, MACs: macs})
+	Register(&Handler{Ops: []string{"MatMul"}, Kind: Compute, Spec: matMulSpec, QOperator: matMulQOp, Dynamic: matMulDynamic, MACs: macs})
+	Register(&Handler{Ops: []string{"Gemm"}, Kind: Compute, Spec: gemmSpec, QOperator: gemmQOp, Dynamic: gemmDynamic, MACs: macs})
+}
+
+// roles returns, from opinfo, the indices of a compute op's activation,
+// weight and bias inputs (-1 where it has none).
+func roles(n *onnxpb.NodeProto) (act, weight, bias int) {
+	o, ok := opinfo.ForNode(n)
+	if !ok {
+		return -1, -1, -1
+	}
+	return o.Find(opinfo.Data), o.Find(opinfo.Weight), o.Find(opinfo.Bias)
+}
+
+// outAxis is the output-channel axis of n's weight of the given shape
+// (opinfo's Out axis: Conv 0, ConvTranspose 1, Gemm 1 or 0 with transB,
+// MatMul the last), or -1.
+func outAxis(n *onnxpb.NodeProto, shape []int64) int {
+	a, ok := opinfo.WeightAxes(n, shape)
+	if !ok {
+		return -1
+	}
+	return a.Out
 }
 
 func weightShape(g *onnxio.Graph, name string) ([]int64, bool) {
@@ -26,31 +53,33 @@ func weightShape(g *onnxio.Graph, name string) ([]int64, bool) {
 // convSpec: X activation, W int8 per output channel (axis 0), B int32.
 func convSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 	s := noSpec()
-	if len(n.Input) < 2 || !g.IsWeight(n.Input[1]) {
+	act, wi, bi := roles(n)
+	if len(n.Input) <= wi || !g.IsWeight(n.Input[wi]) {
 		return s, "weight is not a constant"
 	}
-	if _, ok := weightShape(g, n.Input[1]); !ok {
+	shape, ok := weightShape(g, n.Input[wi])
+	if !ok {
 		return s, "weight is not float32"
 	}
-	s.Acts, s.Weight, s.Axis = []int{0}, 1, 0
-	if hasInput(n, 2) {
-		if !g.IsWeight(n.Input[2]) {
+	s.Acts, s.Weight, s.Axis = []int{act}, wi, outAxis(n, shape)
+	if hasInput(n, bi) {
+		if !g.IsWeight(n.Input[bi]) {
 			return s, "bias is not a constant"
 		}
-		s.Bias = 2
+		s.Bias = bi
 	}
 	return s, ""
 }
 
 // convTransposeSpec: W is [C_in, C_out/group, k...]: output channels are
-// axis 1, which is per-channel only for group 1.
+// axis 1, which holds every output channel (per-channel scales) only for
+// group 1.
 func convTransposeSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 	s, why := convSpec(g, n)
 	if why != "" {
 		return s, why
 	}
-	s.Axis = 1
-	if onnxio.AttrInt(n, "group", 1) != 1 {
+	if opinfo.Groups(n) != 1 {
 		s.Axis = -1
 	}
 	return s, ""
@@ -61,24 +90,25 @@ func convTransposeSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 func matMulSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 	s := noSpec()
 	s.FloatOutput = true
-	if len(n.Input) < 2 {
+	act, wi, _ := roles(n)
+	if len(n.Input) <= wi {
 		return s, "MatMul needs two inputs"
 	}
-	if g.IsWeight(n.Input[0]) {
+	if g.IsWeight(n.Input[act]) {
 		return s, "constant left operand"
 	}
-	if !g.IsWeight(n.Input[1]) {
-		s.Acts = []int{0, 1}
+	if !g.IsWeight(n.Input[wi]) {
+		s.Acts = []int{act, wi}
 		return s, ""
 	}
-	shape, ok := weightShape(g, n.Input[1])
+	shape, ok := weightShape(g, n.Input[wi])
 	if !ok {
 		return s, "weight is not float32"
 	}
-	s.Acts, s.Weight = []int{0}, 1
+	s.Acts, s.Weight = []int{act}, wi
 	switch len(shape) {
 	case 2:
-		s.Axis = 1
+		s.Axis = outAxis(n, shape)
 	case 1:
 		return s, "1-D weight"
 	default:
@@ -92,31 +122,29 @@ func matMulSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 func gemmSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 	s := noSpec()
 	s.FloatOutput = true
-	if len(n.Input) < 2 || !g.IsWeight(n.Input[1]) {
+	act, wi, bi := roles(n)
+	if len(n.Input) <= wi || !g.IsWeight(n.Input[wi]) {
 		return s, "weight is not a constant"
 	}
-	if g.IsWeight(n.Input[0]) {
+	if g.IsWeight(n.Input[act]) {
 		return s, "constant left operand"
 	}
-	shape, ok := weightShape(g, n.Input[1])
+	shape, ok := weightShape(g, n.Input[wi])
 	if !ok || len(shape) != 2 {
 		return s, "weight is not a float32 matrix"
 	}
-	s.Acts, s.Weight, s.Axis = []int{0}, 1, 1
-	if onnxio.AttrInt(n, "transB", 0) != 0 {
-		s.Axis = 0
-	}
+	s.Acts, s.Weight, s.Axis = []int{act}, wi, outAxis(n, shape)
 	s.WeightAlpha = onnxio.AttrFloat(n, "alpha", 1)
-	if hasInput(n, 2) {
-		if !g.IsWeight(n.Input[2]) {
+	if hasInput(n, bi) {
+		if !g.IsWeight(n.Input[bi]) {
 			return s, "bias C is not a constant"
 		}
-		cs, _ := weightShape(g, n.Input[2])
+		cs, _ := weightShape(g, n.Input[bi])
 		nOut := shape[s.Axis]
 		if !(len(cs) == 1 && cs[0] == nOut || len(cs) == 2 && cs[0] == 1 && cs[1] == nOut) {
 			return s, "bias C is not a vector of the output features"
 		}
-		s.Bias = 2
+		s.Bias = bi
 		s.BiasBeta = onnxio.AttrFloat(n, "beta", 1)
 	}
 	return s, ""
@@ -130,6 +158,8 @@ func prod(s []int64) int64 {
 	return p
 }
 
+// perSample is the number of elements of one sample of a tensor whose
+// first dimension is the batch.
 func perSample(shape []int64) int64 {
 	if len(shape) == 0 {
 		return 1
@@ -137,35 +167,18 @@ func perSample(shape []int64) int64 {
 	return prod(shape[1:])
 }
 
-// convMACs: every output value costs C_in/group·k_h·k_w MACs.
-func convMACs(n *onnxpb.NodeProto, in, out [][]int64, w []int64) int64 {
-	if len(out) == 0 || out[0] == nil || len(w) < 2 {
+// macs is the compute handlers' MAC count per sample (opinfo.MACs), given
+// the node's observed input and output shapes and its constant weight's
+// shape w (nil when the weight is not a constant); 0 when a shape the
+// count needs is missing.
+func macs(n *onnxpb.NodeProto, in, out [][]int64, w []int64) int64 {
+	ins := slices.Clone(in)
+	if len(ins) > 1 {
+		ins[1] = w
+	}
+	c, err := opinfo.MACs(n, opinfo.Shapes{In: ins, Out: out})
+	if err != nil {
 		return 0
 	}
-	return perSample(out[0]) * prod(w[1:])
-}
-
-// convTransposeMACs: every input value is scattered into C_out/group·k
-// outputs.
-func convTransposeMACs(n *onnxpb.NodeProto, in, out [][]int64, w []int64) int64 {
-	if len(in) == 0 || in[0] == nil || len(w) < 2 {
-		return 0
-	}
-	return perSample(in[0]) * prod(w[1:])
-}
-
-// matMulMACs: every output value costs K MACs (K = last dim of A, or its
-// first when Gemm's transA).
-func matMulMACs(n *onnxpb.NodeProto, in, out [][]int64, w []int64) int64 {
-	if len(in) == 0 || in[0] == nil || len(out) == 0 || out[0] == nil || len(in[0]) == 0 {
-		return 0
-	}
-	a := in[0]
-	k := a[len(a)-1]
-	if n.GetOpType() == "Gemm" && onnxio.AttrInt(n, "transA", 0) != 0 {
-		k = a[0]
-		// Gemm with transA: the batch is A's second dim; count per sample.
-		return prod(out[0]) * k / max(a[1], 1)
-	}
-	return perSample(out[0]) * k
+	return c.PerSample
 }

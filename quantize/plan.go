@@ -8,6 +8,7 @@ import (
 
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
+	"github.com/shrinkml/shrink/onnxio/opinfo"
 )
 
 // NodeState is the plan's decision for one node that has a handler.
@@ -68,16 +69,6 @@ type selection struct {
 // notSelected is the float reason of nodes whose op type is not selected.
 const notSelected = "op type not selected (--op-types)"
 
-// isComputeOp reports whether op is one of the weight-carrying ops that
-// --keep-first/--keep-last count.
-func isComputeOp(op string) bool {
-	switch op {
-	case "Conv", "ConvTranspose", "MatMul", "Gemm":
-		return true
-	}
-	return false
-}
-
 // selectNodes applies --op-types, --exclude, --keep-first/--keep-last and
 // the preset. An exclusion that matches nothing is an error.
 func selectNodes(order []*onnxpb.NodeProto, o *Options) (*selection, error) {
@@ -104,7 +95,8 @@ func selectNodes(order []*onnxpb.NodeProto, o *Options) (*selection, error) {
 	}
 	var compute []*onnxpb.NodeProto
 	for _, n := range order {
-		if handlerFor(n) != nil && isComputeOp(n.GetOpType()) {
+		// --keep-first/--keep-last count the weight-carrying ops.
+		if handlerFor(n) != nil && opinfo.IsCompute(n.GetOpType()) {
 			compute = append(compute, n)
 		}
 	}

@@ -3,6 +3,9 @@ package train
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/shrinkml/shrink/onnxio/onnxpb"
+	"github.com/shrinkml/shrink/onnxio/opinfo"
 )
 
 type initKind int
@@ -57,57 +60,46 @@ func (e *Executor) ResetParams(seed uint64) {
 	e.ZeroGrad()
 }
 
-// paramInit says how input k of step i is initialized.
+// paramInit says how input k of step i is initialized, from the op facts
+// in onnxio/opinfo: a compute op's weight and bias are drawn with the
+// fan-in of its weight, a normalization's scale is 1 and its bias 0.
 func (e *Executor) paramInit(i, k int) (initKind, int) {
 	st := e.steps[i]
-	shapeOf := func(k int) []int {
-		if k >= len(st.in) || st.in[k] < 0 {
+	shapeOf := func(k int) []int64 {
+		if k < 0 || k >= len(st.in) || st.in[k] < 0 {
 			return nil
 		}
 		if w := e.slots[st.in[k]].weight; w != nil {
-			return w.shape
+			return int64s(w.shape)
 		}
 		return nil
 	}
-	w := shapeOf(1)
-	switch o := st.op.(type) {
-	case *gemmOp:
-		if len(w) != 2 {
+	o, ok := opinfo.ForNode(st.node)
+	if !ok {
+		return initKeep, 0
+	}
+	in, ok := o.Input(k)
+	if !ok {
+		return initKeep, 0
+	}
+	switch o.Family {
+	case opinfo.Compute:
+		if in.Role != opinfo.Weight && in.Role != opinfo.Bias {
 			return initKeep, 0
 		}
-		fan := w[0]
-		if o.transB {
-			fan = w[1]
-		}
-		if k == 1 || k == 2 {
+		if fan, ok := torchFanIn(st.node, shapeOf(o.Find(opinfo.Weight))); ok {
 			return initUniform, fan
 		}
-	case matMulOp:
-		if k == 1 && len(w) >= 1 {
-			if len(w) == 1 {
-				return initUniform, w[0]
-			}
-			return initUniform, w[len(w)-2]
-		}
-	case *convOp:
-		if len(w) >= 3 && (k == 1 || k == 2) {
-			return initUniform, prod(w[1:])
-		}
-	case *convTransposeOp:
-		// As PyTorch computes it for ConvTranspose weights [Cin, Cout/g, k…].
-		if len(w) >= 3 && (k == 1 || k == 2) {
-			return initUniform, prod(w[1:])
-		}
-	case *batchNormOp, *layerNormOp, *instanceNormOp:
-		switch k {
-		case 1:
+	case opinfo.Normalization:
+		switch in.Role {
+		case opinfo.Scale:
 			return initOnes, 0
-		case 2:
+		case opinfo.Bias:
 			return initZeros, 0
 		}
-	case *binaryOp:
+	case opinfo.Arithmetic:
 		// The bias Add after a MatMul: fan-in of that MatMul's weight.
-		if o.kind != binAdd {
+		if st.node.GetOpType() != "Add" || len(st.in) != 2 {
 			return initKeep, 0
 		}
 		other := st.in[1-k]
@@ -115,11 +107,37 @@ func (e *Executor) paramInit(i, k int) (initKind, int) {
 			return initKeep, 0
 		}
 		prev := e.steps[e.slots[other].producer]
-		if _, ok := prev.op.(matMulOp); ok && len(prev.in) == 2 && prev.in[1] >= 0 {
+		if prev.node.GetOpType() == "MatMul" && len(prev.in) == 2 && prev.in[1] >= 0 {
 			if pw := e.slots[prev.in[1]].weight; pw != nil && len(pw.shape) >= 2 {
-				return initUniform, pw.shape[len(pw.shape)-2]
+				if fan, ok := torchFanIn(prev.node, int64s(pw.shape)); ok {
+					return initUniform, fan
+				}
 			}
 		}
 	}
 	return initKeep, 0
+}
+
+// torchFanIn is the fan-in PyTorch initializes a layer with: opinfo's
+// (the weight's input channels per group times its kernel), except for
+// ConvTranspose, whose weight [C_in, C_out/g, k…] PyTorch treats like a
+// Conv weight: its axis 1 (opinfo's Out axis) times the kernel.
+func torchFanIn(n *onnxpb.NodeProto, w []int64) (int, bool) {
+	if n.GetOpType() == "ConvTranspose" {
+		a, ok := opinfo.WeightAxes(n, w)
+		if !ok {
+			return 0, false
+		}
+		return int(w[a.Out] * opinfo.Receptive(n, w)), true
+	}
+	fan, ok := opinfo.FanIn(n, w)
+	return int(fan), ok
+}
+
+func int64s(s []int) []int64 {
+	out := make([]int64, len(s))
+	for i, v := range s {
+		out[i] = int64(v)
+	}
+	return out
 }
