@@ -205,7 +205,7 @@ func TestSuiteParamAxes(t *testing.T) {
 			}
 			s := sm.shapes(n)
 			x := s.in(0)
-			if x == nil || len(x) < 2 {
+			if len(x) < 2 {
 				continue
 			}
 			axis := 1
