@@ -39,6 +39,9 @@ type Gate struct {
 	Limit float64
 }
 
+// String is the gate as its flag or recipe key reads: "min-agreement 0.99".
+func (g Gate) String() string { return string(g.Kind) + " " + fmtFig(g.Limit) }
+
 // Unit is how the gate's figure is expressed.
 func (k GateKind) Unit() string {
 	switch k {
@@ -109,7 +112,7 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s %s: %s", e.Gate.Kind, fmtFig(e.Gate.Limit), e.Msg)
+	return fmt.Sprintf("%s: %s", e.Gate, e.Msg)
 }
 
 // ValidateGates checks that limits are usable numbers in each gate's range

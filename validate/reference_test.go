@@ -91,6 +91,18 @@ func TestReferenceMatchesRun(t *testing.T) {
 				t.Errorf("evaluate phase %+v", e)
 			}
 		}
+		sq, err := NewReference(base, src, Options{Threads: 1, CacheBytes: cache, SQNROnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sq.Evaluate(context.Background(), nil, cand)
+		sq.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := got.Candidates[0]; got.Labels || got.Models[0].Accuracy != nil || c.MinSQNR != want.MinSQNR || c.Outputs[1] != want.Outputs[1] || !math.IsNaN(c.Outputs[2].SQNR) {
+			t.Errorf("SQNR only: %+v", got)
+		}
 		if ref.Cached() != (cache == 0) {
 			t.Errorf("cache bound %d: cached %v", cache, ref.Cached())
 		}

@@ -56,6 +56,10 @@ type Options struct {
 	// pass it is cut, unless the baseline has a fixed batch dimension:
 	// then only whole batches are used (at least one).
 	Limit int
+	// SQNROnly measures only the SQNR of the compared tensors: no
+	// accuracy, no per-sample fidelity, so outputs need no sample
+	// dimension (a detector's boxes, an intermediate tensor).
+	SQNROnly bool
 	// CacheBytes bounds the baseline outputs a Reference keeps in memory
 	// (0: DefaultCacheBytes; negative: none). Run keeps none.
 	CacheBytes int64
