@@ -14,10 +14,10 @@ import (
 // of those axes ORT's integer kernels take per-channel scales along.
 
 func init() {
-	Register(&Handler{Ops: []string{"Conv"}, Kind: Compute, Spec: convSpec, QOperator: convQOp, Dynamic: convDynamic, MACs: macs})
-	Register(&Handler{Ops: []string{"ConvTranspose"}, Kind: Compute, Spec: convTransposeSpec, QOperator: convTransposeQOp, MACs: macs})
-	Register(&Handler{Ops: []string{"MatMul"}, Kind: Compute, Spec: matMulSpec, QOperator: matMulQOp, Dynamic: matMulDynamic, MACs: macs})
-	Register(&Handler{Ops: []string{"Gemm"}, Kind: Compute, Spec: gemmSpec, QOperator: gemmQOp, Dynamic: gemmDynamic, MACs: macs})
+	register(&Handler{Ops: []string{"Conv"}, Kind: Compute, Spec: convSpec, QOperator: convQOp, Dynamic: convDynamic, MACs: macs})
+	register(&Handler{Ops: []string{"ConvTranspose"}, Kind: Compute, Spec: convTransposeSpec, QOperator: convTransposeQOp, MACs: macs})
+	register(&Handler{Ops: []string{"MatMul"}, Kind: Compute, Spec: matMulSpec, QOperator: matMulQOp, Dynamic: matMulDynamic, MACs: macs})
+	register(&Handler{Ops: []string{"Gemm"}, Kind: Compute, Spec: gemmSpec, QOperator: gemmQOp, Dynamic: gemmDynamic, MACs: macs})
 }
 
 // roles returns, from opinfo, the indices of a compute op's activation,
