@@ -160,6 +160,9 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 	if err := checkTiming(opts.Warmup, opts.Runs); err != nil {
 		return nil, err
 	}
+	if len(models) == 1 && opts.Tensors == nil {
+		opts.Tensors = []string{} // no candidate: no tensor to compare
+	}
 	p, err := newPass(models, opts, nil)
 	if err != nil {
 		return nil, err
