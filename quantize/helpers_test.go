@@ -2,7 +2,6 @@ package quantize
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -233,12 +232,6 @@ func sqnrDB(ref, got []*onnxio.Tensor) float64 {
 // budget is an environment with validation data and one accuracy gate.
 func budget(val dataset.Source, kind validate.GateKind, limit float64) transform.Env {
 	return transform.Env{Val: val, Budget: []validate.Gate{{Kind: kind, Limit: limit}}}
-}
-
-// isFieldError reports whether err is a *transform.FieldError.
-func isFieldError(err error) bool {
-	var fe *transform.FieldError
-	return errors.As(err, &fe)
 }
 
 // dtypeOf returns the element type of an initializer, or Undefined.

@@ -150,23 +150,6 @@ func gemmSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 	return s, ""
 }
 
-func prod(s []int64) int64 {
-	p := int64(1)
-	for _, d := range s {
-		p *= d
-	}
-	return p
-}
-
-// perSample is the number of elements of one sample of a tensor whose
-// first dimension is the batch.
-func perSample(shape []int64) int64 {
-	if len(shape) == 0 {
-		return 1
-	}
-	return prod(shape[1:])
-}
-
 // macs is the compute handlers' MAC count per sample (opinfo.MACs), given
 // the node's observed input and output shapes and its constant weight's
 // shape w (nil when the weight is not a constant); 0 when a shape the
