@@ -15,8 +15,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { registerVerb(newCompareCmd) }
-
 // CompareOptions are the options of `shrink compare`.
 type CompareOptions struct {
 	*GlobalOptions
@@ -31,10 +29,17 @@ type CompareOptions struct {
 	JUnit      string
 	Force      bool
 
-	maxDrop, minAgree, minSpeedup, maxSize float64
+	maxDrop, minAgree, minSpeedup, maxSize, minSQNR float64
+	// metric is Metric parsed, set before the run function is called.
+	metric validate.Metric
 }
 
-func newCompareCmd(g *GlobalOptions) *cobra.Command {
+// newCompareCmd builds `shrink compare`; runF (nil: compareRun) runs it
+// once the flags are checked.
+func newCompareCmd(g *GlobalOptions, runF func(context.Context, *CompareOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = compareRun
+	}
 	opts := &CompareOptions{GlobalOptions: g}
 	c := &cobra.Command{
 		Use:   "compare BASELINE CANDIDATE... --data D [--labels L]",
@@ -62,12 +67,18 @@ after every report has been written.`,
 				{"min-agreement", validate.MinAgreement, opts.minAgree},
 				{"min-speedup", validate.MinSpeedup, opts.minSpeedup},
 				{"max-size-ratio", validate.MaxSizeRatio, opts.maxSize},
+				{"min-sqnr", validate.MinSQNR, opts.minSQNR},
 			} {
 				if c.Flags().Changed(g.flag) {
 					opts.Gates = append(opts.Gates, validate.Gate{Kind: g.kind, Limit: g.v})
 				}
 			}
-			return compareRun(c.Context(), opts)
+			m, err := opts.check()
+			if err != nil {
+				return err
+			}
+			opts.metric = m
+			return runF(c.Context(), opts)
 		},
 	}
 	fs := c.Flags()
@@ -78,6 +89,7 @@ after every report has been written.`,
 	fs.Float64Var(&opts.minAgree, "min-agreement", 0, "gate: a candidate's top-1 agreement with the baseline, a fraction, at least this")
 	fs.Float64Var(&opts.minSpeedup, "min-speedup", 0, "gate: a candidate's speedup (median of paired time ratios), at least this")
 	fs.Float64Var(&opts.maxSize, "max-size-ratio", 0, "gate: a candidate's bytes on disk over the baseline's, at most this")
+	fs.Float64Var(&opts.minSQNR, "min-sqnr", 0, "gate: the lowest SQNR, in dB, of a candidate's float outputs against the baseline's, at least this (no labels needed)")
 	fs.BoolVar(&opts.JSON, "json", false, "print one JSON document (docs/schemas/compare.schema.json)")
 	fs.StringVar(&opts.Markdown, "markdown", "", "also write the comparison as Markdown to FILE (- for stdout)")
 	fs.StringVar(&opts.JUnit, "junit", "", "also write the gates as JUnit XML to FILE")
@@ -96,8 +108,8 @@ func (opts *CompareOptions) check() (validate.Metric, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := validate.ValidateGates(opts.Gates, metric); err != nil {
-		return "", &UsageError{Err: err}
+	if err := checkGates(opts.Gates, metric); err != nil {
+		return "", err
 	}
 	for _, g := range opts.Gates {
 		if g.Kind == validate.MinSpeedup && opts.Timing.Runs == 0 {
@@ -129,13 +141,6 @@ func (opts *CompareOptions) check() (validate.Metric, error) {
 }
 
 func compareRun(ctx context.Context, opts *CompareOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	metric, err := opts.check()
-	if err != nil {
-		return err
-	}
 	opts.IO.JSON = opts.JSON
 	if _, err := ort.Init(opts.ORTLib); err != nil {
 		return err
@@ -156,7 +161,7 @@ func compareRun(ctx context.Context, opts *CompareOptions) error {
 	}
 	defer src.Close()
 	ev, err := validate.Run(ctx, subjects, src, validate.Options{
-		Metric: metric, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: opts.Timing.Runs, Progress: newProgress(opts.IO),
+		Metric: opts.metric, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: opts.Timing.Runs, Progress: newProgress(opts.IO),
 	})
 	if err != nil {
 		return err
@@ -225,8 +230,8 @@ func printCompare(ios *IOStreams, d *report.Compare) {
 	if d.Settings.Metric != nil {
 		metric = *d.Settings.Metric
 	}
-	ios.Printf("data %s: %d samples, batch %d, metric %s, threads %s, %d timed runs after %d warm-up\n\n",
-		d.Data.Path, d.Data.Samples, d.Data.BatchSize, metric, evalThreads(d.Settings.Threads), d.Settings.Runs, d.Settings.Warmup)
+	ios.Printf("data %s: %d samples, batch %d, metric %s, threads %d, %d timed runs after %d warm-up\n\n",
+		d.Data.Path, d.Data.Samples, d.Data.BatchSize, metric, d.Settings.Threads, d.Settings.Runs, d.Settings.Warmup)
 	tw := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "model\t"+metric+"\tdrop pts\tagree\tcosine\tSQNR dB\tKL\tmax|Δ|\tp50 ms\tspeedup\tsize\tratio\tgzip")
 	row := func(name string, m report.Model, c *report.Candidate) {

@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -15,65 +15,52 @@ import (
 	"github.com/shrinkml/shrink/report"
 )
 
-// TestCompareSelf compares the MLP with itself: identical outputs, and a
-// speedup near 1 thanks to interleaved, paired timing with spinning off —
-// the one timing assertion of the suite (DESIGN.md: a self-compare gives
-// 0.98–1.04 on the reference machine; the test allows 0.9–1.1).
-//
-// ONNX Runtime gives each session its own intra-op worker thread. On a
-// machine whose cores are busy with other work, the scheduler can leave
-// one session's worker on the caller's core (its runs then go serial) for
-// a second or more, and a single measurement drifts to 0.8 or 1.2 (seen at
-// load 5 on 2 cores; pinned to one core the same runs give 0.98–1.01). So
-// the test measures up to three times and needs one result in the band: a
-// real bias — broken interleaving, one side timed with extra work — fails
-// all three.
+// TestCompareSelf compares the MLP with itself: identical outputs, every
+// gate at its boundary passes (a drop of 0 against 0, an agreement of 1
+// against 1, an infinite SQNR against any), and latency measured for both
+// on the same batch with the thread count resolved. The speedup is not
+// asserted: a timing in a test flakes on a loaded machine. The mechanism
+// behind it (alternating order, paired ratios that cancel a slow spell)
+// is tested with a fake clock in validate (TestInterleavedOrderAndPairs)
+// and measured in validate's BenchmarkCompareSelfOrder.
 func TestCompareSelf(t *testing.T) {
 	model, _ := fixture(t, "mnist_mlp")
 	images, labels := mnistNpy(t, t.TempDir())
-	var speedups []float64
-	for attempt := 1; attempt <= 3; attempt++ {
-		out, errs, code := runCLI(t, false, "compare", model, model, "--data", images, "--labels", labels,
-			"--batch", "64", "--threads", "2", "--runs", "400", "--warmup", "40", "--max-accuracy-drop", "0", "--min-agreement", "1", "--json")
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, errs)
-		}
-		if err := schemacheck.Validate("compare.schema.json", []byte(out)); err != nil {
-			t.Fatal(err)
-		}
-		var doc report.Compare
-		if err := json.Unmarshal([]byte(out), &doc); err != nil {
-			t.Fatal(err)
-		}
-		if len(doc.Candidates) != 1 || !doc.Passed || len(doc.Gates) != 2 {
-			t.Fatalf("candidates %d passed %v gates %d", len(doc.Candidates), doc.Passed, len(doc.Gates))
-		}
-		c := doc.Candidates[0]
-		f := c.Fidelity
-		if f.Agreement == nil || *f.Agreement != 1 || f.Samples != 10000 {
-			t.Errorf("agreement %v over %d samples, want 1 over 10000", f.Agreement, f.Samples)
-		}
-		if !f.SQNRInfinite && (f.SQNRdB == nil || *f.SQNRdB < 100) {
-			t.Errorf("SQNR %v dB (infinite %v), want >= 100 or infinite", f.SQNRdB, f.SQNRInfinite)
-		}
-		if c.AccuracyDrop == nil || *c.AccuracyDrop != 0 || c.SizeRatio == nil || *c.SizeRatio != 1 {
-			t.Errorf("drop %v size ratio %v", c.AccuracyDrop, c.SizeRatio)
-		}
-		l := doc.Baseline.Latency
-		if l == nil || c.Latency == nil || l.Runs != 400 || l.BatchSize != 64 || l.Threads != 2 || doc.Settings.Threads != 2 || c.Speedup == nil {
-			t.Fatalf("latency %+v, speedup %v", l, c.Speedup)
-		}
-		sq := "inf"
-		if f.SQNRdB != nil {
-			sq = fmt.Sprintf("%.1f", *f.SQNRdB)
-		}
-		t.Logf("attempt %d: self-compare mnist_mlp: agreement %v, SQNR %s dB, speedup median %.4f (p50 %.3f ms / %.3f ms)", attempt, *f.Agreement, sq, *c.Speedup, l.P50Ms, c.Latency.P50Ms)
-		speedups = append(speedups, *c.Speedup)
-		if *c.Speedup >= 0.9 && *c.Speedup <= 1.1 {
-			return
-		}
+	out, errs, code := runCLI(t, false, "compare", model, model, "--data", images, "--labels", labels,
+		"--batch", "64", "--threads", "0", "--runs", "20", "--warmup", "2", "--max-accuracy-drop", "0", "--min-agreement", "1", "--min-sqnr", "300", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
 	}
-	t.Errorf("self speedups %v: none within 0.9–1.1", speedups)
+	if err := schemacheck.Validate("compare.schema.json", []byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	var doc report.Compare
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Candidates) != 1 || !doc.Passed || len(doc.Gates) != 3 {
+		t.Fatalf("candidates %d passed %v gates %d", len(doc.Candidates), doc.Passed, len(doc.Gates))
+	}
+	c := doc.Candidates[0]
+	f := c.Fidelity
+	if f.Agreement == nil || *f.Agreement != 1 || f.Samples != 10000 || !f.SQNRInfinite {
+		t.Errorf("agreement %v over %d samples, SQNR infinite %v; want 1 over 10000, infinite", f.Agreement, f.Samples, f.SQNRInfinite)
+	}
+	if c.AccuracyDrop == nil || *c.AccuracyDrop != 0 || c.SizeRatio == nil || *c.SizeRatio != 1 {
+		t.Errorf("drop %v size ratio %v", c.AccuracyDrop, c.SizeRatio)
+	}
+	if g := doc.Gates[2]; g.Gate != "min-sqnr" || g.Unit != "dB" || !g.Passed || g.Figure != nil {
+		t.Errorf("min-sqnr gate %+v (an infinite figure is null in JSON)", g)
+	}
+	l := doc.Baseline.Latency
+	threads := runtime.NumCPU()
+	if l == nil || c.Latency == nil || l.Runs != 20 || c.Latency.Runs != 20 || l.BatchSize != 64 || l.Threads != threads || doc.Settings.Threads != threads {
+		t.Fatalf("latency %+v / %+v, settings %+v", l, c.Latency, doc.Settings)
+	}
+	if c.Speedup == nil || !(*c.Speedup > 0) {
+		t.Errorf("speedup %v", c.Speedup)
+	}
+	t.Logf("self-compare mnist_mlp: speedup median %.4f (p50 %.3f ms / %.3f ms), not asserted", *c.Speedup, l.P50Ms, c.Latency.P50Ms)
 }
 
 // TestCompareFailingGateStillWritesReports: a size-ratio gate no self

@@ -12,8 +12,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { registerVerb(newDemoCmd) }
-
 // DemoOptions are the options of `shrink demo`.
 type DemoOptions struct {
 	*GlobalOptions
@@ -21,7 +19,10 @@ type DemoOptions struct {
 	Force bool
 }
 
-func newDemoCmd(g *GlobalOptions) *cobra.Command {
+func newDemoCmd(g *GlobalOptions, runF func(context.Context, *DemoOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = demoRun
+	}
 	opts := &DemoOptions{GlobalOptions: g}
 	c := &cobra.Command{
 		Use:   "demo",
@@ -38,7 +39,7 @@ you could yourself:
 and leaves every file in the folder (--dir, default a new temporary folder).
 The exit code is compare's: 3 if the accuracy budget is not met.`,
 		Args: exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error { return demoRun(c.Context(), opts) },
+		RunE: func(c *cobra.Command, args []string) error { return runF(c.Context(), opts) },
 	}
 	c.Flags().StringVar(&opts.Dir, "dir", "", "folder for the demo's files (default: a new temporary folder)")
 	c.Flags().BoolVar(&opts.Force, "force", false, "replace the demo's files if the folder already has them")

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"runtime"
 	"strings"
 
@@ -38,7 +39,10 @@ type DoctorORT struct {
 	Candidates []ort.Candidate `json:"searched"`
 }
 
-func newDoctorCmd(g *GlobalOptions) *cobra.Command {
+func newDoctorCmd(g *GlobalOptions, runF func(context.Context, *DoctorOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = doctorRun
+	}
 	opts := &DoctorOptions{GlobalOptions: g}
 	c := &cobra.Command{
 		Use:   "doctor",
@@ -47,7 +51,7 @@ func newDoctorCmd(g *GlobalOptions) *cobra.Command {
 looked for), its version and execution providers, the CPU's SIMD features and
 the kernel path shrink uses. It exits 1 when the library cannot be loaded.`,
 		Args: exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error { return doctorRun(opts) },
+		RunE: func(c *cobra.Command, args []string) error { return runF(c.Context(), opts) },
 	}
 	c.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
 	return c
@@ -72,7 +76,7 @@ func cpuFeatures() map[string]bool {
 	}
 }
 
-func doctorRun(opts *DoctorOptions) error {
+func doctorRun(_ context.Context, opts *DoctorOptions) error {
 	r := DoctorReport{
 		Schema: "shrink.doctor/v1", Shrink: Version, Go: runtime.Version(),
 		OSArch: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),

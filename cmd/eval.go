@@ -16,8 +16,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { registerVerb(newEvalCmd) }
-
 // DataOptions are the data flags shared by the verbs that read a data set
 // (--data, --labels and the preprocessing of dataset.Options).
 type DataOptions struct {
@@ -89,21 +87,20 @@ type TimingOptions struct {
 }
 
 func addTimingFlags(fs *pflag.FlagSet, t *TimingOptions, what string) {
-	fs.IntVar(&t.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: its default, one per physical core)")
+	fs.IntVar(&t.Threads, "threads", 0, threadsUsage)
 	fs.StringVar(&t.Provider, "provider", "cpu", "ONNX Runtime execution provider: cpu, cuda or tensorrt (shrink doctor lists those the library has)")
 	fs.IntVar(&t.Runs, "runs", 100, "timed runs per model on the first batch"+what)
 	fs.IntVar(&t.Warmup, "warmup", 10, "untimed runs per model before timing")
 }
 
+// check checks the flags and resolves --threads (0: one per CPU) to the
+// number the sessions get and the reports show.
 func (t *TimingOptions) check() error {
-	if t.Threads < 0 {
-		return usagef("--threads %d: must be >= 0", t.Threads)
+	env, err := resolveEnv(t.Threads, t.Provider)
+	if err != nil {
+		return err
 	}
-	switch t.Provider {
-	case "cpu", "cuda", "tensorrt":
-	default:
-		return usagef("--provider %q: want cpu, cuda or tensorrt", t.Provider)
-	}
+	t.Threads, t.Provider = env.Threads, env.Provider
 	if t.Runs < 0 {
 		return usagef("--runs %d: must be >= 0", t.Runs)
 	}
@@ -122,9 +119,17 @@ type EvalOptions struct {
 	Metric  string
 	Latency bool
 	JSON    bool
+
+	// metric is Metric parsed, set before the run function is called.
+	metric validate.Metric
 }
 
-func newEvalCmd(g *GlobalOptions) *cobra.Command {
+// newEvalCmd builds `shrink eval`; runF (nil: evalRun) runs it once the
+// flags are checked.
+func newEvalCmd(g *GlobalOptions, runF func(context.Context, *EvalOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = evalRun
+	}
 	opts := &EvalOptions{GlobalOptions: g}
 	c := &cobra.Command{
 		Use:   "eval MODEL --data D [--labels L]",
@@ -142,7 +147,12 @@ its latency on one batch (p50/p90/p99, throughput).`,
 			if !opts.Latency && c.Flags().Changed("runs") {
 				opts.Latency = true
 			}
-			return evalRun(c.Context(), opts)
+			m, err := opts.check()
+			if err != nil {
+				return err
+			}
+			opts.metric = m
+			return runF(c.Context(), opts)
 		},
 	}
 	fs := c.Flags()
@@ -180,13 +190,6 @@ func parseMetricFlag(s string) (validate.Metric, error) {
 }
 
 func evalRun(ctx context.Context, opts *EvalOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	metric, err := opts.check()
-	if err != nil {
-		return err
-	}
 	opts.IO.JSON = opts.JSON
 	if _, err := ort.Init(opts.ORTLib); err != nil {
 		return err
@@ -205,7 +208,7 @@ func evalRun(ctx context.Context, opts *EvalOptions) error {
 		runs = opts.Timing.Runs
 	}
 	ev, err := validate.Run(ctx, []validate.Subject{{Name: filepath.Base(opts.Model), Path: opts.Model, Model: m}}, src, validate.Options{
-		Metric: metric, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: runs, Progress: newProgress(opts.IO),
+		Metric: opts.metric, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: runs, Progress: newProgress(opts.IO),
 	})
 	if err != nil {
 		return err // validate's errors name the model
@@ -244,19 +247,12 @@ func printEval(io *IOStreams, d *report.Eval) {
 		if l.Throughput != nil {
 			tput = fmt.Sprintf("%.0f", *l.Throughput)
 		}
-		p("latency    p50 %.3f ms, p90 %.3f ms, p99 %.3f ms per batch of %d; %s samples/s (%s threads, %d runs after %d warm-up)\n",
-			l.P50Ms, l.P90Ms, l.P99Ms, l.BatchSize, tput, evalThreads(l.Threads), l.Runs, l.Warmup)
+		p("latency    p50 %.3f ms, p90 %.3f ms, p99 %.3f ms per batch of %d; %s samples/s (%d threads, %d runs after %d warm-up)\n",
+			l.P50Ms, l.P90Ms, l.P99Ms, l.BatchSize, tput, l.Threads, l.Runs, l.Warmup)
 	}
 	if s := m.Size; s != nil {
 		p("size       %s on disk, %s gzipped; %d parameters, %d non-zero\n", report.HumanBytes(s.TotalBytes), report.HumanBytes(s.GzipBytes), s.Parameters, s.NonZero)
 	}
-}
-
-func evalThreads(n int) string {
-	if n == 0 {
-		return "default"
-	}
-	return fmt.Sprint(n)
 }
 
 func evalPercent(v *float64) string {

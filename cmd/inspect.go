@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -67,7 +68,10 @@ type InspectValue struct {
 	Shape []any  `json:"shape"`
 }
 
-func newInspectCmd(g *GlobalOptions) *cobra.Command {
+func newInspectCmd(g *GlobalOptions, runF func(context.Context, *InspectOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = inspectRun
+	}
 	opts := &InspectOptions{GlobalOptions: g}
 	c := &cobra.Command{
 		Use:   "inspect MODEL",
@@ -80,7 +84,7 @@ and what shrink recorded in the model's metadata.`,
 		Args:    exactArgs(1, "one MODEL argument"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Model = args[0]
-			return inspectRun(opts)
+			return runF(c.Context(), opts)
 		},
 	}
 	c.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON document (docs/schemas/inspect.schema.json)")
@@ -166,7 +170,7 @@ func shapeString(s []any) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-func inspectRun(opts *InspectOptions) error {
+func inspectRun(_ context.Context, opts *InspectOptions) error {
 	m, err := onnxio.Load(opts.Model)
 	if err != nil {
 		return err

@@ -8,16 +8,15 @@ import (
 	"os"
 	"strings"
 
-	"github.com/shrinkml/shrink/dataset"
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/ort"
 	"github.com/shrinkml/shrink/quantize"
 	"github.com/shrinkml/shrink/report"
+	"github.com/shrinkml/shrink/transform"
+	"github.com/shrinkml/shrink/validate"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
-
-func init() { registerVerb(newQuantizeCmd) }
 
 // QuantizeOptions are the options of `shrink quantize`.
 type QuantizeOptions struct {
@@ -46,7 +45,17 @@ type QuantizeOptions struct {
 	MinSQNR                   float64
 	WarnSQNR                  float64
 	JSON                      bool
+
+	// Lib is what the flags ask of quantize.Quantize (its data sources
+	// are opened by quantizeRun); set before the run function is called.
+	Lib quantize.Options
 }
+
+// quantizeBatch is quantize's --batch default: larger than
+// dataset.DefaultBatchSize, because the first calibration batch is also
+// the batch the speed-aware step profiles and times (docs/quantize.md
+// measures at 64).
+const quantizeBatch = 64
 
 // QuantizeResult is `shrink quantize --json` (docs/schemas/quantize.schema.json):
 // the library's report plus the files.
@@ -60,7 +69,12 @@ type QuantizeResult struct {
 	SizeRatio   float64 `json:"size_ratio"`
 }
 
-func newQuantizeCmd(g *GlobalOptions) *cobra.Command {
+// newQuantizeCmd builds `shrink quantize`; runF (nil: quantizeRun) runs
+// it once the flags are checked, so tests check flags without ORT.
+func newQuantizeCmd(g *GlobalOptions, runF func(context.Context, *QuantizeOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = quantizeRun
+	}
 	opts := &QuantizeOptions{GlobalOptions: g}
 	c := &cobra.Command{
 		Use:   "quantize MODEL -o OUT --calib D",
@@ -88,7 +102,10 @@ and why anything stayed float. See docs/quantize.md.`,
 		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Model = args[0]
-			return quantizeRun(c.Context(), opts)
+			if err := opts.complete(c.Flags()); err != nil {
+				return err
+			}
+			return runF(c.Context(), opts)
 		},
 	}
 	fs := c.Flags()
@@ -105,6 +122,8 @@ and why anything stayed float. See docs/quantize.md.`,
 		}
 		fs.AddFlag(f)
 	})
+	opts.Calib.BatchSize = quantizeBatch
+	fs.Lookup("batch").DefValue = fmt.Sprint(quantizeBatch)
 	fs.StringVar(&opts.Calib.Path, "calib", "", "calibration inputs (any --data format: .npy, .npz, .csv, test_data_set_* folders, image folders); needed by --mode static")
 	fs.IntVar(&opts.CalibSize, "calib-size", quantize.DefaultCalibSize, "calibration samples to use")
 	fs.StringVar(&opts.CalibMethod, "calib-method", string(quantize.DefaultCalibMethod), "activation ranges from: minmax, percentile or entropy (KL divergence)")
@@ -121,7 +140,7 @@ and why anything stayed float. See docs/quantize.md.`,
 	fs.Lookup("keep-last").NoOptDefVal = "1"
 	fs.StringVar(&opts.Preset, "preset", "", "transformer: keep LayerNorm, Softmax and GELU in float; quantize MatMul/Gemm")
 	fs.BoolVar(&opts.ForceInt8, "force-int8", false, "keep every selected node in int8 even where ORT's int8 kernel is slower on this CPU")
-	fs.IntVar(&opts.Threads, "threads", quantize.DefaultThreads, "ONNX Runtime intra-op threads for calibration, profiling and validation")
+	fs.IntVar(&opts.Threads, "threads", 0, threadsUsage+" (calibration, profiling and validation)")
 	fs.Float64Var(&opts.MaxAccuracyDrop, "max-accuracy-drop", 0, "accuracy budget in top-1 points on --val-data/--val-labels; sensitive nodes return to float until it holds")
 	fs.Float64Var(&opts.MinAgreement, "min-agreement", 0, "accuracy budget as the share (0..1] of --val-data samples whose top-1 class matches the float model (no labels needed)")
 	fs.Float64Var(&opts.MinSQNR, "min-sqnr", 0, "accuracy budget in dB: every float output of the int8 model must keep at least this SQNR against the float model on --val-data (no labels needed; for detectors and regressors)")
@@ -132,14 +151,17 @@ and why anything stayed float. See docs/quantize.md.`,
 	return c
 }
 
-// options turns the flags into quantize.Options (without data sources),
-// reporting bad values as usage errors before any work.
-func (opts *QuantizeOptions) options() (quantize.Options, error) {
+// complete checks the flags and builds opts.Lib (without data sources):
+// bad values are usage errors before any work.
+func (opts *QuantizeOptions) complete(fs *pflag.FlagSet) error {
+	if err := opts.Out.check(opts.Model); err != nil {
+		return err
+	}
 	o := quantize.Options{
 		Mode: quantize.Mode(opts.Mode), Format: quantize.Format(opts.Format), PerTensor: opts.PerTensor,
 		CalibSize: opts.CalibSize, CalibMethod: quantize.CalibMethod(opts.CalibMethod), Percentile: opts.Percentile,
 		OpTypes: opts.OpTypes, Exclude: opts.Exclude, KeepFirst: opts.KeepFirst, KeepLast: opts.KeepLast,
-		Preset: quantize.Preset(opts.Preset), SpeedAware: !opts.ForceInt8, Threads: opts.Threads,
+		Preset: quantize.Preset(opts.Preset), SpeedAware: !opts.ForceInt8, WarnSQNR: opts.WarnSQNR,
 	}
 	switch opts.Activations {
 	case "uint8":
@@ -147,73 +169,55 @@ func (opts *QuantizeOptions) options() (quantize.Options, error) {
 	case "int8":
 		o.ActivationType = onnxio.Int8
 	default:
-		return o, usagef("--activations %q: want uint8 or int8", opts.Activations)
+		return usagef("--activations %q: want uint8 or int8", opts.Activations)
 	}
 	if opts.CalibSize <= 0 {
-		return o, usagef("--calib-size %d: must be >= 1", opts.CalibSize)
+		return usagef("--calib-size %d: must be >= 1", opts.CalibSize)
 	}
-	if opts.Threads <= 0 {
-		return o, usagef("--threads %d: must be >= 1", opts.Threads)
-	}
-	if o.Mode == quantize.Static && opts.Calib.Path == "" {
-		return o, usagef("--mode static needs --calib data (or use --mode dynamic)")
-	}
-	if opts.Calib.Path != "" {
-		if err := opts.Calib.check(); err != nil {
-			return o, err
-		}
-	}
-	budgets := 0
-	for _, b := range []float64{opts.MaxAccuracyDrop, opts.MinAgreement, opts.MinSQNR} {
-		if b != 0 {
-			budgets++
-		}
-	}
-	budget := budgets > 0
-	switch {
-	case opts.MaxAccuracyDrop < 0:
-		return o, usagef("--max-accuracy-drop %g: must be >= 0", opts.MaxAccuracyDrop)
-	case opts.MinAgreement < 0 || opts.MinAgreement > 1:
-		return o, usagef("--min-agreement %g: want a fraction in (0, 1]", opts.MinAgreement)
-	case opts.MinSQNR < 0 || math.IsInf(opts.MinSQNR, 0) || math.IsNaN(opts.MinSQNR):
-		return o, usagef("--min-sqnr %g: want a positive number of dB", opts.MinSQNR)
-	case opts.WarnSQNR < 0 || math.IsInf(opts.WarnSQNR, 0) || math.IsNaN(opts.WarnSQNR):
-		return o, usagef("--warn-sqnr %g: want dB >= 0 (0 turns the warning off)", opts.WarnSQNR)
-	case budgets > 1:
-		return o, usagef("give one of --max-accuracy-drop, --min-agreement and --min-sqnr")
-	case budget && opts.ValData == "":
-		return o, usagef("an accuracy budget needs --val-data")
-	case opts.MaxAccuracyDrop != 0 && opts.ValLabels == "" && !isDir(opts.ValData):
-		return o, usagef("--max-accuracy-drop needs --val-labels (or use --min-agreement)")
-	case !budget && (opts.ValData != "" || opts.ValLabels != ""):
-		return o, usagef("--val-data/--val-labels are only used with --max-accuracy-drop, --min-agreement or --min-sqnr")
-	}
-	if budget {
-		o.Accuracy = &quantize.AccuracyGoal{MaxDrop: opts.MaxAccuracyDrop, MinAgreement: opts.MinAgreement, MinSQNR: opts.MinSQNR}
-	}
-	o.WarnSQNR = opts.WarnSQNR
-	if o.WarnSQNR == 0 {
-		o.WarnSQNR = -1 // off
-	}
-	return o, nil
-}
-
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
-}
-
-func quantizeRun(ctx context.Context, opts *QuantizeOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if err := opts.Out.check(opts.Model); err != nil {
-		return err
-	}
-	o, err := opts.options()
+	env, err := resolveEnv(opts.Threads, "")
 	if err != nil {
 		return err
 	}
+	o.Env = env
+	if o.Mode == quantize.Static && opts.Calib.Path == "" {
+		return usagef("--mode static needs --calib data (or use --mode dynamic)")
+	}
+	if opts.Calib.Path != "" {
+		if err := opts.Calib.check(); err != nil {
+			return err
+		}
+	}
+	for _, b := range []struct {
+		kind validate.GateKind
+		v    float64
+	}{{validate.MaxAccuracyDrop, opts.MaxAccuracyDrop}, {validate.MinAgreement, opts.MinAgreement}, {validate.MinSQNR, opts.MinSQNR}} {
+		if fs.Changed(string(b.kind)) {
+			o.Env.Budget = append(o.Env.Budget, validate.Gate{Kind: b.kind, Limit: b.v})
+		}
+	}
+	if err := checkGates(o.Env.Budget, ""); err != nil {
+		return err
+	}
+	budget := len(o.Env.Budget) > 0
+	switch {
+	case math.IsInf(opts.WarnSQNR, 0) || math.IsNaN(opts.WarnSQNR) || opts.WarnSQNR < 0:
+		return usagef("--warn-sqnr %g: want dB >= 0 (0 turns the warning off)", opts.WarnSQNR)
+	case len(o.Env.Budget) > 1:
+		return usagef("give one of --max-accuracy-drop, --min-agreement and --min-sqnr")
+	case budget && opts.ValData == "":
+		return usagef("an accuracy budget needs --val-data")
+	case !budget && (opts.ValData != "" || opts.ValLabels != ""):
+		return usagef("--val-data/--val-labels are only used with --max-accuracy-drop, --min-agreement or --min-sqnr")
+	}
+	if o.WarnSQNR == 0 {
+		o.WarnSQNR = -1 // off
+	}
+	opts.Lib = o
+	return nil
+}
+
+func quantizeRun(ctx context.Context, opts *QuantizeOptions) error {
+	o := opts.Lib
 	opts.IO.JSON = opts.JSON
 	if _, err := ort.Init(opts.ORTLib); err != nil {
 		return err
@@ -224,9 +228,6 @@ func quantizeRun(ctx context.Context, opts *QuantizeOptions) error {
 	}
 	if opts.Calib.Path != "" {
 		d := opts.Calib
-		if d.BatchSize == 0 {
-			d.BatchSize = 64
-		}
 		d.Limit = o.CalibSize
 		src, err := d.open(m)
 		if err != nil {
@@ -235,25 +236,22 @@ func quantizeRun(ctx context.Context, opts *QuantizeOptions) error {
 		defer src.Close()
 		o.Calib = src
 	}
-	if o.Accuracy != nil {
+	if len(o.Env.Budget) > 0 {
 		d := opts.Calib
 		d.Path, d.Labels, d.Limit = opts.ValData, opts.ValLabels, 0
-		if d.BatchSize == 0 {
-			d.BatchSize = 64
-		}
 		src, err := d.open(m)
 		if err != nil {
 			return fmt.Errorf("--val-data: %w", err)
 		}
 		defer src.Close()
-		o.Accuracy.Val = src
+		o.Env.Val = src
 	}
-	o.Progress = newProgress(opts.IO)
+	o.Env.Progress = newProgress(opts.IO)
 	qm, rep, err := quantize.Quantize(ctx, m, o)
 	if err != nil {
-		var oe *quantize.OptionError
-		if errors.As(err, &oe) {
-			return &UsageError{Err: err}
+		var fe *transform.FieldError
+		if errors.As(err, &fe) {
+			return flagError(err, quantizeFields)
 		}
 		return fmt.Errorf("%s: %w", opts.Model, err)
 	}
@@ -371,5 +369,3 @@ func metWord(ok bool) string {
 	}
 	return "NOT MET"
 }
-
-var _ dataset.Source // DataOptions.open returns one

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -364,5 +365,43 @@ func TestQuantizeCLILowSQNRWarning(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A test_data_set folder carries no labels: --max-accuracy-drop on it is
+// a usage error naming --val-data, raised before calibration (the library
+// checks the validation data first), and nothing is written.
+func TestQuantizeCLIUnlabelledFolder(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_mlp")
+	set, err := mnist.TestSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := filepath.Join(dir, "val")
+	for i := 0; i < 2; i++ {
+		sub := filepath.Join(val, fmt.Sprintf("test_data_set_%d", i))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		x, err := onnxio.NewTensor("input", []int64{4, 1, 28, 28}, set.Float32NCHW(4*i, 4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := onnxio.WriteTensorFile(filepath.Join(sub, "input_0.pb"), x, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "q.onnx")
+	_, stderr, code := runCLI(t, false, "quantize", model, "-o", out, "--calib", calibNpy(t, dir, 64, 1), "--max-accuracy-drop", "1", "--val-data", val, "-q")
+	if code != ExitUsage || !strings.Contains(stderr, "--val-data: has no labels") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("output written")
+	}
+	// With agreement, which needs no labels, the same folder is fine.
+	if _, stderr, code := runCLI(t, false, "quantize", model, "-o", out, "--calib", calibNpy(t, dir, 64, 1), "--min-agreement", "0.5", "--val-data", val, "-q", "--force-int8"); code != 0 {
+		t.Fatalf("--min-agreement: exit %d: %s", code, stderr)
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { registerVerb(newReportCmd) }
-
 // ReportOptions are the options of `shrink report`.
 type ReportOptions struct {
 	*GlobalOptions
@@ -24,7 +22,11 @@ type ReportOptions struct {
 	ExitZero bool
 }
 
-func newReportCmd(g *GlobalOptions) *cobra.Command {
+// newReportCmd builds `shrink report`; runF (nil: reportRun) runs it.
+func newReportCmd(g *GlobalOptions, runF func(context.Context, *ReportOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = reportRun
+	}
 	opts := &ReportOptions{GlobalOptions: g}
 	c := &cobra.Command{
 		Use:   "report RESULT.json... -o OUT.{html,md,json}",
@@ -52,7 +54,7 @@ See docs/report.md.`,
 		Args: minArgs(1, "at least one RESULT.json"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Inputs = args
-			return reportRun(c.Context(), opts)
+			return runF(c.Context(), opts)
 		},
 	}
 	fs := c.Flags()

@@ -93,22 +93,20 @@ ONNX Runtime. Exit codes: 0 ok, 1 error, 2 usage, 3 gate failed,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &UsageError{Err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
+	// Every verb. A nil run function means the verb's own (tests inject
+	// theirs to check the flags without ONNX Runtime).
 	root.AddCommand(
-		newVersionCmd(g),
-		newDoctorCmd(g),
-		newInspectCmd(g),
+		newVersionCmd(g, nil),
+		newDoctorCmd(g, nil),
+		newInspectCmd(g, nil),
+		newEvalCmd(g, nil),
+		newCompareCmd(g, nil),
+		newQuantizeCmd(g, nil),
+		newReportCmd(g, nil),
+		newDemoCmd(g, nil),
 	)
-	for _, add := range extraVerbs {
-		root.AddCommand(add(g))
-	}
 	return root
 }
-
-// extraVerbs lets each verb's file register itself (init) so verbs added
-// in parallel do not edit one list.
-var extraVerbs []func(*GlobalOptions) *cobra.Command
-
-func registerVerb(f func(*GlobalOptions) *cobra.Command) { extraVerbs = append(extraVerbs, f) }
 
 // exactArgs is cobra.ExactArgs with a usage error.
 func exactArgs(n int, what string) cobra.PositionalArgs {

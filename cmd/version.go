@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"runtime"
 
 	"github.com/shrinkml/shrink/onnxio/ort"
@@ -13,19 +14,22 @@ type VersionOptions struct {
 	JSON bool
 }
 
-func newVersionCmd(g *GlobalOptions) *cobra.Command {
+func newVersionCmd(g *GlobalOptions, runF func(context.Context, *VersionOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = versionRun
+	}
 	opts := &VersionOptions{GlobalOptions: g}
 	c := &cobra.Command{
 		Use:   "version",
 		Short: "Print shrink's version",
 		Args:  exactArgs(0, "no arguments"),
-		RunE:  func(c *cobra.Command, args []string) error { return versionRun(opts) },
+		RunE:  func(c *cobra.Command, args []string) error { return runF(c.Context(), opts) },
 	}
 	c.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
 	return c
 }
 
-func versionRun(opts *VersionOptions) error {
+func versionRun(_ context.Context, opts *VersionOptions) error {
 	v := map[string]string{"shrink": Version, "go": runtime.Version(), "onnxruntime_expected": ort.LibVersion, "os_arch": runtime.GOOS + "/" + runtime.GOARCH}
 	if opts.JSON {
 		return opts.IO.WriteJSON(v)

@@ -7,6 +7,8 @@ package dataset
 
 import (
 	"context"
+	"fmt"
+	"io"
 
 	"github.com/shrinkml/shrink/onnxio"
 )
@@ -63,3 +65,54 @@ type Options struct {
 	Columns     []string
 	LabelColumn string
 }
+
+// Head returns the first n samples of b (every input and the labels),
+// sharing b's data; b itself when n >= b.N.
+func Head(b *Batch, n int) (*Batch, error) {
+	if n >= b.N {
+		return b, nil
+	}
+	out := &Batch{Inputs: make(map[string]*onnxio.Tensor, len(b.Inputs)), N: n, Index: b.Index}
+	if b.Labels != nil {
+		out.Labels = b.Labels[:n]
+	}
+	for name, t := range b.Inputs {
+		s, err := SliceRows(t, 0, n)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", name, err)
+		}
+		out.Inputs[name] = s
+	}
+	return out, nil
+}
+
+// Batches is a Source over batches already in memory (one calibration
+// batch measured again, a test's data). Reset rewinds it; Close does
+// nothing.
+func Batches(bs ...*Batch) Source {
+	n := 0
+	for _, b := range bs {
+		n += b.N
+	}
+	return &memory{batches: bs, n: n}
+}
+
+type memory struct {
+	batches []*Batch
+	i, n    int
+}
+
+func (m *memory) Next(ctx context.Context) (*Batch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if m.i >= len(m.batches) {
+		return nil, io.EOF
+	}
+	m.i++
+	return m.batches[m.i-1], nil
+}
+
+func (m *memory) Len() int     { return m.n }
+func (m *memory) Reset() error { m.i = 0; return nil }
+func (m *memory) Close() error { return nil }

@@ -191,7 +191,7 @@ func (s *pbSource) Next(ctx context.Context) (*Batch, error) {
 			return nil, err // the file changed since Open
 		}
 		if !s.plan.scalar && len(t.Shape) > 0 && int(t.Shape[0]) != set.n {
-			if t, err = sliceRows(t, 0, set.n); err != nil {
+			if t, err = SliceRows(t, 0, set.n); err != nil {
 				return nil, err
 			}
 		}

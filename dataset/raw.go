@@ -23,9 +23,9 @@ func decodeRaw(dt onnxio.DType, b []byte, big bool) (any, error) {
 	return onnxio.DecodeRaw(dt, b), nil
 }
 
-// sliceRows returns rows [lo,hi) of t along its first dimension (sharing
-// t's data).
-func sliceRows(t *onnxio.Tensor, lo, hi int) (*onnxio.Tensor, error) {
+// SliceRows returns rows [lo,hi) of t along its first (batch) dimension,
+// sharing t's data.
+func SliceRows(t *onnxio.Tensor, lo, hi int) (*onnxio.Tensor, error) {
 	if len(t.Shape) == 0 || lo < 0 || hi > int(t.Shape[0]) || lo > hi {
 		return nil, fmt.Errorf("tensor %q: rows [%d,%d) out of shape %v", t.Name, lo, hi, t.Shape)
 	}

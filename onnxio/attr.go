@@ -95,6 +95,8 @@ func NewNode(op, name string, inputs, outputs []string) *onnxpb.NodeProto {
 // UnsupportedError says that a model uses an op or feature shrink cannot
 // handle; the CLI maps it to exit code 4.
 type UnsupportedError struct {
+	// Node names the node at fault; "" when there is none (the model
+	// lacks what was asked for), and then the message names no node.
 	Node   string
 	Op     string
 	Reason string
@@ -102,6 +104,9 @@ type UnsupportedError struct {
 
 func (e *UnsupportedError) Error() string {
 	msg := fmt.Sprintf("not implemented: op %s at node %q", e.Op, e.Node)
+	if e.Node == "" {
+		msg = "not implemented: op " + e.Op
+	}
 	if e.Reason != "" {
 		msg += ": " + e.Reason
 	}

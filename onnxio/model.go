@@ -22,8 +22,8 @@ const MaxModelFileBytes = MaxProtoBytes
 
 // Model is a loaded ONNX model. Proto is the whole protobuf; its tensors hold
 // their data inline (external data is read in by Load), so a Model does not
-// depend on files after loading. Dir is the folder the model came from ("" for
-// bytes), used to report where weights came from.
+// depend on files after loading. Path is the file it was loaded from ("" for
+// bytes).
 type Model struct {
 	Proto *onnxpb.ModelProto
 	Path  string

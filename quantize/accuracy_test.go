@@ -2,7 +2,12 @@ package quantize
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/shrinkml/shrink/transform"
+	"github.com/shrinkml/shrink/validate"
 )
 
 // dimmed returns MNIST training images scaled by f: calibration data that
@@ -25,7 +30,7 @@ func TestAccuracyAwareRevertsMostSensitiveFirst(t *testing.T) {
 	needORT(t)
 	m := fixture(t, "mnist_cnn.onnx")
 	val := mnistSource(t, 0, 2000, 500)
-	_, rep, err := Quantize(context.Background(), m, Options{Calib: dimmed(t, 128, 0.1), Accuracy: &AccuracyGoal{Val: val, MaxDrop: 0.5}})
+	_, rep, err := Quantize(context.Background(), m, Options{Calib: dimmed(t, 128, 0.1), Env: budget(val, validate.MaxAccuracyDrop, 0.5)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +76,7 @@ func TestAccuracyBudgetUnmet(t *testing.T) {
 	m := fixture(t, "mnist_cnn.onnx")
 	val := mnistSource(t, 0, 1000, 500)
 	qm, rep, err := Quantize(context.Background(), m, Options{Calib: dimmed(t, 64, 0.02), OpTypes: []string{"Conv"}, KeepFirst: 1,
-		Accuracy: &AccuracyGoal{Val: val, MaxDrop: 0.1}})
+		Env: budget(val, validate.MaxAccuracyDrop, 0.1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +95,7 @@ func TestAgreementBudget(t *testing.T) {
 	for _, b := range val.batches {
 		b.Labels = nil // agreement needs no labels
 	}
-	_, rep, err := Quantize(context.Background(), m, Options{Calib: trainSource(t, 256, 64), Accuracy: &AccuracyGoal{Val: val, MinAgreement: 0.99}})
+	_, rep, err := Quantize(context.Background(), m, Options{Calib: trainSource(t, 256, 64), Env: budget(val, validate.MinAgreement, 0.99)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +104,9 @@ func TestAgreementBudget(t *testing.T) {
 		t.Fatalf("%+v", *a)
 	}
 	// Without labels a budget in points is refused.
-	_, _, err = Quantize(context.Background(), m, Options{Calib: trainSource(t, 64, 64), Accuracy: &AccuracyGoal{Val: val, MaxDrop: 1}})
-	if _, ok := err.(*OptionError); !ok {
+	_, _, err = Quantize(context.Background(), m, Options{Calib: trainSource(t, 64, 64), Env: budget(val, validate.MaxAccuracyDrop, 1)})
+	var fe *transform.FieldError
+	if !errors.As(err, &fe) || fe.Field != "Env.Val" || !strings.Contains(err.Error(), "no labels") {
 		t.Fatalf("MaxDrop without labels: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/shrinkml/shrink/dataset"
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/ort"
+	"github.com/shrinkml/shrink/transform"
 	"github.com/shrinkml/shrink/validate"
 )
 
@@ -49,7 +50,7 @@ func TestBackendSuitePytorchConverted(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			qm, rep, err := Quantize(context.Background(), m, Options{Calib: src, SpeedAware: false, Threads: 1})
+			qm, rep, err := Quantize(context.Background(), m, Options{Calib: src, SpeedAware: false, Env: transform.Env{Threads: 1}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/shrinkml/shrink/internal/mnist"
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/ort"
+	"github.com/shrinkml/shrink/transform"
 )
 
 // streamSource makes MNIST batches on the fly (cycling over the training
@@ -91,7 +92,7 @@ func BenchmarkCalibrationRSS(b *testing.B) {
 				resetHWM(b)
 				before := vmHWM(b)
 				src := &streamSource{set: set, n: n, batch: 100}
-				_, rep, err := Quantize(context.Background(), m, Options{Calib: src, CalibSize: n, CalibMethod: Entropy, Threads: 2})
+				_, rep, err := Quantize(context.Background(), m, Options{Calib: src, CalibSize: n, CalibMethod: Entropy, Env: transform.Env{Threads: 2}})
 				if err != nil {
 					b.Fatal(err)
 				}

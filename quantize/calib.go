@@ -3,9 +3,11 @@ package quantize
 import (
 	"math"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/shrinkml/shrink/kernels"
+	"github.com/shrinkml/shrink/transform"
 )
 
 // Calibrator gathers statistics of activation tensors over calibration
@@ -57,7 +59,7 @@ func NewCalibrator(m CalibMethod, o CalibOptions) (Calibrator, error) {
 	f, ok := calibrators[m]
 	calibMu.RUnlock()
 	if !ok {
-		return nil, optErr("unknown calibration method %q", m)
+		return nil, transform.Errorf("CalibMethod", m, "want %s", strings.Join(CalibMethods(), ", "))
 	}
 	if o.Bins == 0 {
 		o.Bins = DefaultHistBins
@@ -67,6 +69,14 @@ func NewCalibrator(m CalibMethod, o CalibOptions) (Calibrator, error) {
 		o.Percentile = DefaultPercentile
 	}
 	return f(o), nil
+}
+
+// hasCalibrator reports whether method m is registered.
+func hasCalibrator(m CalibMethod) bool {
+	calibMu.RLock()
+	defer calibMu.RUnlock()
+	_, ok := calibrators[m]
+	return ok
 }
 
 // CalibMethods lists the registered methods, sorted.

@@ -1,6 +1,7 @@
 package quantize
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -195,5 +196,28 @@ func TestEntropyThresholdPrefersClippingOutliers(t *testing.T) {
 	}
 	if th := entropyThreshold(u, 0.5, 128); th < 450 {
 		t.Fatalf("uniform threshold %g, want ~500", th)
+	}
+}
+
+// Option checks read the calibrator registry under its lock, so methods
+// can be registered while other goroutines quantize (`go test -race`
+// reports the unlocked read this replaced).
+func TestCalibratorRegistryConcurrent(t *testing.T) {
+	done := make(chan bool)
+	go func() {
+		for i := 0; i < 200; i++ {
+			RegisterCalibrator(CalibMethod(fmt.Sprintf("concurrent-%d", i%4)), func(CalibOptions) Calibrator { return fixedCalib{} })
+		}
+		close(done)
+	}()
+	src := &memSource{}
+	for i := 0; i < 200; i++ {
+		if _, err := (Options{Calib: src, CalibMethod: MinMax}).withDefaults(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	if _, err := (Options{Calib: src, CalibMethod: "concurrent-3"}).withDefaults(); err != nil {
+		t.Errorf("a registered method refused: %v", err)
 	}
 }

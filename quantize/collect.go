@@ -34,6 +34,7 @@ type collectOptions struct {
 	ChunkTensors int
 	ChunkBytes   int64
 	Threads      int
+	Provider     string
 	Progress     progress.Reporter
 }
 
@@ -97,7 +98,7 @@ func collectChunk(ctx context.Context, m *onnxio.Model, src dataset.Source, chun
 	var sess *ort.Session
 	if len(chunk) > 0 {
 		var err error
-		sess, err = ort.NewSession(m, ort.Options{Outputs: chunk, IntraOpThreads: o.Threads})
+		sess, err = ort.NewSession(m, ort.Options{Outputs: chunk, IntraOpThreads: o.Threads, Provider: o.Provider})
 		if err != nil {
 			return nil, fmt.Errorf("calibration session: %w", err)
 		}
@@ -122,7 +123,7 @@ func collectChunk(ctx context.Context, m *onnxio.Model, src dataset.Source, chun
 			return nil, fmt.Errorf("calibration data: %w", err)
 		}
 		if o.Limit > 0 && samples+b.N > o.Limit {
-			b, err = truncateBatch(b, o.Limit-samples)
+			b, err = dataset.Head(b, o.Limit-samples)
 			if err != nil {
 				return nil, err
 			}
@@ -182,51 +183,4 @@ func observe(st *Stats, name string, t *onnxio.Tensor) {
 		return
 	}
 	st.Cal.Observe(name, t.Data.([]float32))
-}
-
-// truncateBatch keeps the first n samples of every input (and label).
-func truncateBatch(b *dataset.Batch, n int) (*dataset.Batch, error) {
-	out := &dataset.Batch{Inputs: map[string]*onnxio.Tensor{}, N: n, Index: b.Index}
-	if b.Labels != nil {
-		out.Labels = b.Labels[:n]
-	}
-	for name, t := range b.Inputs {
-		s, err := sliceBatch(t, 0, n)
-		if err != nil {
-			return nil, fmt.Errorf("input %q: %w", name, err)
-		}
-		out.Inputs[name] = s
-	}
-	return out, nil
-}
-
-// sliceBatch returns samples [from, to) of t along its first dimension.
-func sliceBatch(t *onnxio.Tensor, from, to int) (*onnxio.Tensor, error) {
-	if len(t.Shape) == 0 {
-		return nil, errors.New("cannot slice a scalar along the batch dimension")
-	}
-	per := int(perSample(t.Shape))
-	a, b := from*per, to*per
-	s := &onnxio.Tensor{Name: t.Name, DType: t.DType, Shape: append([]int64{int64(to - from)}, t.Shape[1:]...)}
-	switch d := t.Data.(type) {
-	case []float32:
-		s.Data = d[a:b]
-	case []float64:
-		s.Data = d[a:b]
-	case []int64:
-		s.Data = d[a:b]
-	case []int32:
-		s.Data = d[a:b]
-	case []int8:
-		s.Data = d[a:b]
-	case []uint8:
-		s.Data = d[a:b]
-	case []uint16:
-		s.Data = d[a:b]
-	case []bool:
-		s.Data = d[a:b]
-	default:
-		return nil, fmt.Errorf("cannot slice %s data", t.DType)
-	}
-	return s, nil
 }

@@ -7,7 +7,11 @@ import (
 	"testing"
 
 	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/validate"
 )
+
+// benchTiming is quantize's own timing: 2 threads, about timingBudget.
+var benchTiming = validate.TimingOptions{Budget: timingBudget, Threads: 2}
 
 // BenchmarkDefaultsMatrix measures every combination of format,
 // calibration method, weight granularity and activation type on the MNIST
@@ -43,11 +47,11 @@ func BenchmarkDefaultsMatrix(b *testing.B) {
 								b.Fatal(err)
 							}
 							c := countCorrect(b, qm)
-							tm, err := timeModels(context.Background(), []*onnxio.Model{mo.m, qm}, in, 2)
+							tm, err := validate.TimeModels(context.Background(), []*onnxio.Model{mo.m, qm}, in, benchTiming)
 							if err != nil {
 								b.Fatal(err)
 							}
-							row += fmt.Sprintf(" %+.2f | %.2f× | %d |", float64(c-mo.correct)/100, tm.Ratio[1], rep.Quantized)
+							row += fmt.Sprintf(" %+.2f | %.2f× | %d |", float64(c-mo.correct)/100, tm.Speedup(1), rep.Quantized)
 						}
 						rows = append(rows, row)
 						b.Log(row)
@@ -88,13 +92,13 @@ func BenchmarkDefaultsSpeed(b *testing.B) {
 			models = append(models, models[1].Clone())
 			names = append(names, names[0]+" (again)")
 			for round := 0; round < 3; round++ {
-				tm, err := timeModels(context.Background(), models, in, 2)
+				tm, err := validate.TimeModels(context.Background(), models, in, benchTiming)
 				if err != nil {
 					b.Fatal(err)
 				}
-				line := fmt.Sprintf("%s round %d: float %.3f ms", n, round, tm.Median[0])
+				line := fmt.Sprintf("%s round %d: float %.3f ms", n, round, tm.MedianMs(0))
 				for k, name := range names {
-					line += fmt.Sprintf("; %s %.3f ms %.2f×", name, tm.Median[k+1], tm.Ratio[k+1])
+					line += fmt.Sprintf("; %s %.3f ms %.2f×", name, tm.MedianMs(k+1), tm.Speedup(k+1))
 				}
 				b.Log(line)
 			}

@@ -24,11 +24,21 @@
 //   - plan.go: node selection (op types, exclusions, first/last layer,
 //     presets) and the decision of which tensors carry quantization.
 //   - qdq.go, qoperator.go, dynamic.go: the three writers.
-//   - speed.go: ORT profiling of float and quantized models; nodes whose
-//     int8 form is slower on this CPU go back to float.
-//   - accuracy.go: per-node sensitivity and the accuracy-aware fallback.
-//   - report.go: the explain table and the JSON document
-//     (docs/schemas/quantize.schema.json).
+//   - run.go: orchestration of one Quantize call (quantize.go sets it up:
+//     options, opset upgrade, BatchNorm folding, calibration).
+//   - speed.go and speedaware.go: ORT profiling of float and quantized
+//     models; nodes whose int8 form is slower on this CPU go back to float
+//     when the model without them is faster end to end.
+//   - accuracy.go: per-node sensitivity and the accuracy-aware fallback
+//     under Options.Env.Budget.
+//   - explain.go and report.go: the explain table, output and per-node
+//     SQNR, and the JSON document (docs/schemas/quantize.schema.json).
+//
+// Every measurement (timing, fidelity, accuracy, the budget's gate) goes
+// through package validate, the one place shrink measures models, so a
+// budget means in quantize what the same gate means in `shrink compare`.
+// Options carry the transform's shared environment (transform.Env);
+// option errors are *transform.FieldError values naming the field.
 //
 // The package never prints: progress goes through internal/progress and
 // everything worth saying ends up in the Report.

@@ -2,15 +2,12 @@ package quantize
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/shrinkml/shrink/dataset"
 	"github.com/shrinkml/shrink/internal/progress"
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
-	"github.com/shrinkml/shrink/onnxio/ort"
 	"github.com/shrinkml/shrink/validate"
 )
 
@@ -110,46 +107,48 @@ func (q *quantizer) explain(ctx context.Context, v *variant, rep *Report, sample
 		rep.MACs.Int8Share = f64(float64(rep.MACs.Int8) / float64(rep.MACs.Total))
 	}
 	rep.Ops = v.m.Graph().OpHistogram()
-	// Output SQNR of the chosen model, on up to outputSQNRSamples of the
-	// validation data when there is some, else of the calibration data.
+	if err := q.outputSQNR(ctx, v, rep); err != nil {
+		return err
+	}
+	if sample == nil || len(carriers) == 0 {
+		return nil
+	}
+	return q.nodeSQNR(ctx, v, rep, sample, carriers, carrierRow)
+}
+
+// outputSQNR measures each graph output's SQNR of the chosen model, on up
+// to outputSQNRSamples of the validation data when there is some, else of
+// the calibration data (at most CalibSize of them).
+func (q *quantizer) outputSQNR(ctx context.Context, v *variant, rep *Report) error {
 	src, data, limit := q.o.Calib, "calibration", min(outputSQNRSamples, q.o.CalibSize)
-	if q.o.Accuracy != nil {
-		src, data, limit = q.o.Accuracy.Val, "validation", outputSQNRSamples
+	if q.o.Env.Val != nil {
+		src, data, limit = q.o.Env.Val, "validation", outputSQNRSamples
 	}
 	if src == nil {
 		for _, o := range q.m.Proto.Graph.Output {
 			rep.Outputs = append(rep.Outputs, Out{Name: o.GetName()})
 		}
-	} else {
-		outs, n, err := measureOutputs(ctx, q.m, v.m, src, limit, q.o.Threads, q.o.Progress)
-		if err != nil {
-			return fmt.Errorf("output SQNR on the %s data: %w", data, err)
-		}
-		rep.Outputs = outs
-		rep.OutputsOn = &SQNRData{Data: data, Samples: n}
-	}
-	if sample == nil {
 		return nil
 	}
-	// The per-node SQNR runs on at most explainSamples of the first
-	// calibration batch (all of it for a fixed batch dimension, which
-	// cannot be cut).
-	in := sample
-	for _, t := range sample {
-		if len(t.Shape) > 0 && t.Shape[0] > explainSamples && !fixedBatch(q.m) {
-			b, err := truncateBatch(batchOf(sample), explainSamples)
-			if err != nil {
-				return err
-			}
-			in = b.Inputs
-		}
-		break
+	o := q.measureOptions()
+	o.Limit, o.SQNROnly, o.CacheBytes = limit, true, -1
+	ph := q.o.Env.Progress.Phase("measuring output SQNR", 0)
+	defer ph.Done()
+	ev, err := q.measure(ctx, src, o, v.m, ph)
+	if err != nil {
+		return fmt.Errorf("output SQNR on the %s data: %w", data, err)
 	}
-	// Per-node SQNR, on a QDQ rendering of the same choice (whose tensors
-	// keep the float model's names), in chunks.
-	if len(carriers) == 0 {
-		return nil
-	}
+	rep.Outputs = outs(ev.Candidates[0].Outputs)
+	rep.OutputsOn = &SQNRData{Data: data, Samples: ev.Samples}
+	return nil
+}
+
+// nodeSQNR measures the SQNR of each quantized node's output tensor
+// (carrier) on at most explainSamples of the first calibration batch (all
+// of it for a fixed batch dimension, which cannot be cut), on a QDQ
+// rendering of the same choice (whose tensors keep the float model's
+// names), in chunks of ChunkTensors tensors.
+func (q *quantizer) nodeSQNR(ctx context.Context, v *variant, rep *Report, sample map[string]*onnxio.Tensor, carriers []string, carrierRow map[string]int) error {
 	mm := v.m
 	if q.o.Mode == Static && q.o.Format != QDQ {
 		qv, err := q.buildAs(v.floats, QDQ)
@@ -158,25 +157,30 @@ func (q *quantizer) explain(ctx context.Context, v *variant, rep *Report, sample
 		}
 		mm = qv.m
 	}
+	data := dataset.Batches(&dataset.Batch{Inputs: sample, N: q.batch})
 	for i := 0; i < len(carriers); i += q.o.ChunkTensors {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		chunk := carriers[i:min(i+q.o.ChunkTensors, len(carriers))]
-		a, err := runOutputs(q.m, []map[string]*onnxio.Tensor{in}, q.o.Threads, chunk...)
+		o := q.measureOptions()
+		o.Tensors = carriers[i:min(i+q.o.ChunkTensors, len(carriers))]
+		o.Limit, o.SQNROnly, o.CacheBytes = explainSamples, true, -1
+		ev, err := q.measure(ctx, data, o, mm, nil)
 		if err != nil {
-			return fmt.Errorf("float model: %w", err)
+			return fmt.Errorf("per-node SQNR: %w", err)
 		}
-		b, err := runOutputs(mm, []map[string]*onnxio.Tensor{in}, q.o.Threads, chunk...)
-		if err != nil {
-			return fmt.Errorf("quantized model: %w", err)
-		}
-		for k, name := range chunk {
-			sig, noise := sqnrSums(a[0][k], b[0][k])
-			rep.Nodes[carrierRow[name]].SQNR = f64(validate.SQNR(sig, noise))
+		for _, t := range ev.Candidates[0].Outputs {
+			rep.Nodes[carrierRow[t.Name]].SQNR = f64(t.SQNR)
 		}
 	}
 	return nil
+}
+
+// measure evaluates m against the float model on src once.
+func (q *quantizer) measure(ctx context.Context, src dataset.Source, o validate.Options, m *onnxio.Model, rep progress.Reporter) (*validate.Evaluation, error) {
+	ref, err := validate.NewReference(q.floatSubject(), src, o)
+	if err != nil {
+		return nil, err
+	}
+	defer ref.Close()
+	return ref.Evaluate(ctx, rep, validate.Subject{Name: "quantized", Model: m})
 }
 
 // carrier is the float-model tensor holding a quantized node's output:
@@ -188,104 +192,4 @@ func (q *quantizer) carrier(v *variant, fn *onnxpb.NodeProto, s *NodeState) stri
 		}
 	}
 	return fn.Output[0]
-}
-
-func batchOf(in map[string]*onnxio.Tensor) *dataset.Batch {
-	b := &dataset.Batch{Inputs: in}
-	for _, t := range in {
-		if len(t.Shape) > 0 {
-			b.N = int(t.Shape[0])
-		}
-		break
-	}
-	return b
-}
-
-// measureOutputs streams up to limit samples of src (rewinding it first and
-// after) through the reference and quantized models and returns each graph
-// output's SQNR over every value of every sample (nil for outputs that are
-// not float32 or are zero in both), and the number of samples. Only
-// Σref² and Σ(ref−q)² per output are kept, so memory does not grow with
-// the samples. A batch that would pass limit is cut, unless the model has
-// a fixed batch dimension: then only whole batches are used (at least one).
-func measureOutputs(ctx context.Context, ref, m *onnxio.Model, src dataset.Source, limit, threads int, prog progress.Reporter) ([]Out, int, error) {
-	rs, err := ort.NewSession(ref, ort.Options{IntraOpThreads: threads})
-	if err != nil {
-		return nil, 0, fmt.Errorf("float model: %w", err)
-	}
-	defer rs.Close()
-	qs, err := ort.NewSession(m, ort.Options{IntraOpThreads: threads})
-	if err != nil {
-		return nil, 0, fmt.Errorf("quantized model: %w", err)
-	}
-	defer qs.Close()
-	if err := src.Reset(); err != nil {
-		return nil, 0, err
-	}
-	fixed := fixedBatch(ref)
-	outs := ref.Proto.Graph.Output
-	sig := make([]float64, len(outs))
-	noise := make([]float64, len(outs))
-	ph := prog.Phase("measuring output SQNR", int64(limit))
-	defer ph.Done()
-	n := 0
-	for n < limit {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		b, err := src.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		if n+b.N > limit {
-			if fixed && n > 0 {
-				break
-			}
-			if !fixed {
-				if b, err = truncateBatch(b, limit-n); err != nil {
-					return nil, 0, err
-				}
-			}
-		}
-		a, err := rs.Run(b.Inputs)
-		if err != nil {
-			return nil, 0, fmt.Errorf("float model: %w", err)
-		}
-		z, err := qs.Run(b.Inputs)
-		if err != nil {
-			return nil, 0, fmt.Errorf("quantized model: %w", err)
-		}
-		for k := range outs {
-			s, e := sqnrSums(a[k], z[k])
-			sig[k] += s
-			noise[k] += e
-		}
-		n += b.N
-		ph.Add(int64(b.N))
-	}
-	if n == 0 {
-		return nil, 0, errors.New("no samples")
-	}
-	r := make([]Out, len(outs))
-	for k, o := range outs {
-		r[k] = Out{Name: o.GetName()}
-		if sig[k] > 0 || noise[k] > 0 {
-			r[k].SQNR = f64(validate.SQNR(sig[k], noise[k]))
-		}
-	}
-	return r, n, src.Reset()
-}
-
-// fixedBatch reports whether a graph input declares a fixed first
-// (batch) dimension.
-func fixedBatch(m *onnxio.Model) bool {
-	for _, in := range m.Graph().Inputs() {
-		if d := onnxio.DescribeValue(in).Shape; len(d) > 0 && d[0].Param == "" && d[0].Value > 0 {
-			return true
-		}
-	}
-	return false
 }

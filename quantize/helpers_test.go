@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
 	"github.com/shrinkml/shrink/onnxio/ort"
+	"github.com/shrinkml/shrink/transform"
+	"github.com/shrinkml/shrink/validate"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -189,15 +192,46 @@ func ortOptimizedOps(t testing.TB, m *onnxio.Model) map[string]int {
 // against a's in dB.
 func outputSQNR(t testing.TB, a, b *onnxio.Model, in map[string]*onnxio.Tensor) float64 {
 	t.Helper()
-	ra, err := runOutputs(a, []map[string]*onnxio.Tensor{in}, 1)
+	return sqnrDB(runModel(t, a, in, 1), runModel(t, b, in, 1))
+}
+
+// runModel runs m on in in ONNX Runtime and returns its graph outputs.
+func runModel(t testing.TB, m *onnxio.Model, in map[string]*onnxio.Tensor, threads int) []*onnxio.Tensor {
+	t.Helper()
+	s, err := ort.NewSession(m, ort.Options{IntraOpThreads: threads})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rb, err := runOutputs(b, []map[string]*onnxio.Tensor{in}, 1)
+	defer s.Close()
+	out, err := s.Run(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sqnrAll(ra, rb)
+	return out
+}
+
+// sqnrDB is the SQNR of got against ref in dB over every value of every
+// float32 tensor, computed here in float64.
+func sqnrDB(ref, got []*onnxio.Tensor) float64 {
+	var sig, noise float64
+	for k := range ref {
+		x, ok1 := ref[k].Data.([]float32)
+		y, ok2 := got[k].Data.([]float32)
+		if !ok1 || !ok2 {
+			continue
+		}
+		for i := range x {
+			d := float64(x[i]) - float64(y[i])
+			sig += float64(x[i]) * float64(x[i])
+			noise += d * d
+		}
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+// budget is an environment with validation data and one accuracy gate.
+func budget(val dataset.Source, kind validate.GateKind, limit float64) transform.Env {
+	return transform.Env{Val: val, Budget: []validate.Gate{{Kind: kind, Limit: limit}}}
 }
 
 // dtypeOf returns the element type of an initializer, or Undefined.

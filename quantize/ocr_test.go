@@ -146,16 +146,9 @@ func TestPPOCRv4(t *testing.T) {
 // recognizer's per-time-step character, or (for a one-channel map) 1.
 func argmaxAgreement(t *testing.T, a, b *onnxio.Model, in map[string]*onnxio.Tensor) float64 {
 	t.Helper()
-	ra, err := runOutputs(a, []map[string]*onnxio.Tensor{in}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := runOutputs(b, []map[string]*onnxio.Tensor{in}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, y := ra[0][0].Data.([]float32), rb[0][0].Data.([]float32)
-	k := int(ra[0][0].Shape[len(ra[0][0].Shape)-1])
+	ra, rb := runModel(t, a, in, 2), runModel(t, b, in, 2)
+	x, y := ra[0].Data.([]float32), rb[0].Data.([]float32)
+	k := int(ra[0].Shape[len(ra[0].Shape)-1])
 	same, n := 0, 0
 	for i := 0; i+k <= len(x); i += k {
 		if argmax(x[i:i+k]) == argmax(y[i:i+k]) {
@@ -181,15 +174,8 @@ func argmax(x []float32) int {
 // at 0.3).
 func maskAgreement(t *testing.T, a, b *onnxio.Model, in map[string]*onnxio.Tensor, thresh float32) float64 {
 	t.Helper()
-	ra, err := runOutputs(a, []map[string]*onnxio.Tensor{in}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := runOutputs(b, []map[string]*onnxio.Tensor{in}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, y := ra[0][0].Data.([]float32), rb[0][0].Data.([]float32)
+	ra, rb := runModel(t, a, in, 2), runModel(t, b, in, 2)
+	x, y := ra[0].Data.([]float32), rb[0].Data.([]float32)
 	same := 0
 	for i := range x {
 		if (x[i] > thresh) == (y[i] > thresh) {

@@ -14,10 +14,10 @@ import (
 // of those axes ORT's integer kernels take per-channel scales along.
 
 func init() {
-	Register(&Handler{Ops: []string{"Conv"}, Kind: Compute, Spec: convSpec, QOperator: convQOp, Dynamic: convDynamic, MACs: macs})
-	Register(&Handler{Ops: []string{"ConvTranspose"}, Kind: Compute, Spec: convTransposeSpec, QOperator: convTransposeQOp, MACs: macs})
-	Register(&Handler{Ops: []string{"MatMul"}, Kind: Compute, Spec: matMulSpec, QOperator: matMulQOp, Dynamic: matMulDynamic, MACs: macs})
-	Register(&Handler{Ops: []string{"Gemm"}, Kind: Compute, Spec: gemmSpec, QOperator: gemmQOp, Dynamic: gemmDynamic, MACs: macs})
+	register(&Handler{Ops: []string{"Conv"}, Kind: Compute, Spec: convSpec, QOperator: convQOp, Dynamic: convDynamic, MACs: macs})
+	register(&Handler{Ops: []string{"ConvTranspose"}, Kind: Compute, Spec: convTransposeSpec, QOperator: convTransposeQOp, MACs: macs})
+	register(&Handler{Ops: []string{"MatMul"}, Kind: Compute, Spec: matMulSpec, QOperator: matMulQOp, Dynamic: matMulDynamic, MACs: macs})
+	register(&Handler{Ops: []string{"Gemm"}, Kind: Compute, Spec: gemmSpec, QOperator: gemmQOp, Dynamic: gemmDynamic, MACs: macs})
 }
 
 // roles returns, from opinfo, the indices of a compute op's activation,
@@ -148,23 +148,6 @@ func gemmSpec(g *onnxio.Graph, n *onnxpb.NodeProto) (Spec, string) {
 		s.BiasBeta = onnxio.AttrFloat(n, "beta", 1)
 	}
 	return s, ""
-}
-
-func prod(s []int64) int64 {
-	p := int64(1)
-	for _, d := range s {
-		p *= d
-	}
-	return p
-}
-
-// perSample is the number of elements of one sample of a tensor whose
-// first dimension is the batch.
-func perSample(shape []int64) int64 {
-	if len(shape) == 0 {
-		return 1
-	}
-	return prod(shape[1:])
 }
 
 // macs is the compute handlers' MAC count per sample (opinfo.MACs), given

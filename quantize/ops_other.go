@@ -8,12 +8,12 @@ import (
 // Elementwise, pass-through and activation ops.
 
 func init() {
-	Register(&Handler{Ops: []string{"Add", "Mul"}, Kind: Elementwise, Spec: binarySpec, QOperator: binaryQOp})
-	Register(&Handler{Ops: []string{"Concat"}, Kind: Elementwise, Spec: concatSpec, QOperator: concatQOp})
-	Register(&Handler{Ops: []string{"AveragePool", "GlobalAveragePool"}, Kind: Elementwise, Spec: poolSpec, QOperator: avgPoolQOp})
-	Register(&Handler{Ops: []string{"MaxPool"}, Kind: PassThrough, Spec: maxPoolSpec, QOperator: passQOp})
-	Register(&Handler{Ops: []string{"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze"}, Kind: PassThrough, Spec: shapeSpec, QOperator: passQOp})
-	Register(&Handler{Ops: []string{"Relu", "Clip"}, Kind: Activation, Spec: activationSpec})
+	register(&Handler{Ops: []string{"Add", "Mul"}, Kind: Elementwise, Spec: binarySpec, QOperator: binaryQOp})
+	register(&Handler{Ops: []string{"Concat"}, Kind: Elementwise, Spec: concatSpec, QOperator: concatQOp})
+	register(&Handler{Ops: []string{"AveragePool", "GlobalAveragePool"}, Kind: Elementwise, Spec: poolSpec, QOperator: avgPoolQOp})
+	register(&Handler{Ops: []string{"MaxPool"}, Kind: PassThrough, Spec: maxPoolSpec, QOperator: passQOp})
+	register(&Handler{Ops: []string{"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze"}, Kind: PassThrough, Spec: shapeSpec, QOperator: passQOp})
+	register(&Handler{Ops: []string{"Relu", "Clip"}, Kind: Activation, Spec: activationSpec})
 }
 
 // binarySpec: Add/Mul of two tensors; a constant operand is quantized

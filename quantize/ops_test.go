@@ -179,7 +179,7 @@ func TestHandlersDynamic(t *testing.T) {
 func quantizeCase(t *testing.T, m *onnxio.Model, shapes map[string][]int64, o Options) (*onnxio.Model, *Report) {
 	t.Helper()
 	o.Calib = randSource(shapes, 4, 1)
-	o.Threads = 1
+	o.Env.Threads = 1
 	qm, rep, err := Quantize(context.Background(), m, o)
 	if err != nil {
 		t.Fatal(err)

@@ -1,14 +1,15 @@
 package quantize
 
 import (
-	"fmt"
+	"errors"
 	"math"
 	"regexp"
 	"strings"
 
 	"github.com/shrinkml/shrink/dataset"
-	"github.com/shrinkml/shrink/internal/progress"
 	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/transform"
+	"github.com/shrinkml/shrink/validate"
 )
 
 // Mode says when activations are quantized.
@@ -61,7 +62,10 @@ const (
 	DefaultHistBins     = 4096
 	DefaultChunkTensors = 64
 	DefaultChunkBytes   = 256 << 20
-	DefaultThreads      = 2
+	DefaultProfileRuns  = 20
+	// DefaultSensitivitySamples bounds the validation samples the
+	// accuracy-aware mode ranks nodes on.
+	DefaultSensitivitySamples = 256
 	// DefaultWarnSQNR is the output SQNR, in dB against the float model,
 	// below which Quantize adds a warning to the report.
 	DefaultWarnSQNR = 20.0
@@ -74,8 +78,9 @@ const (
 var DefaultOpTypes = []string{"Conv", "ConvTranspose", "MatMul", "Gemm", "MaxPool", "Relu", "Clip",
 	"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze"}
 
-// Options configures Quantize. The zero value of each field means its
-// documented default.
+// Options configures Quantize: quantization's own knobs, and Env, the
+// environment every transform shares. The zero value of each field means
+// its documented default.
 type Options struct {
 	Mode   Mode   // default Static
 	Format Format // default QDQ
@@ -118,52 +123,38 @@ type Options struct {
 	// SpeedAware profiles the float and quantized models in ONNX Runtime
 	// and keeps in float the nodes whose int8 form is slower on this CPU.
 	SpeedAware bool
-	// Threads is ORT's intra-op thread count for calibration, profiling
-	// and evaluation (default 2).
-	Threads int
 	// ProfileRuns is how many runs each profiling session averages
 	// (default 20).
 	ProfileRuns int
 
-	// Accuracy, when set, makes Quantize return nodes to float, most
-	// sensitive first, until the accuracy budget holds.
-	Accuracy *AccuracyGoal
+	// SensitivitySamples bounds the samples of Env.Val the accuracy-aware
+	// mode ranks nodes on (default 256).
+	SensitivitySamples int
 
 	// WarnSQNR is the output SQNR (dB, against the float model, on up to
-	// 256 samples of Accuracy.Val when given, else of Calib: see
+	// 256 samples of Env.Val when given, else of Calib: see
 	// Report.OutputsOn) below which the report carries a warning naming
 	// the output (default DefaultWarnSQNR; negative: no warning).
 	WarnSQNR float64
 
-	// Progress receives progress events (nil: none).
-	Progress progress.Reporter
+	// Env is the shared environment: ONNX Runtime threads (0: one per
+	// CPU) and provider for every session, progress, and the accuracy
+	// budget. With Env.Budget set — one gate: validate.MaxAccuracyDrop
+	// (labels in Env.Val needed), validate.MinAgreement or
+	// validate.MinSQNR (every float output, no labels needed) — Quantize
+	// returns the most sensitive nodes to float until the gate passes on
+	// Env.Val, evaluated as `shrink compare` evaluates it.
+	Env transform.Env
 }
 
-// AccuracyGoal is the budget of the accuracy-aware mode, exactly one of:
-// MaxDrop (top-1 points, needs labels in Val), MinAgreement (share of
-// samples whose top-1 class matches the float model; no labels needed), or
-// MinSQNR (dB: the SQNR of every float32 output of the quantized model
-// against the float one over all of Val must be at least this; no labels
-// needed; for detectors, regressors and other non-classifiers).
-type AccuracyGoal struct {
-	Val          dataset.Source
-	MaxDrop      float64
-	MinAgreement float64
-	MinSQNR      float64
-	// SensitivitySamples bounds the samples used to rank nodes (default
-	// 256).
-	SensitivitySamples int
-}
-
-// OptionError is an invalid option; the CLI maps it to a usage error.
-type OptionError struct{ Msg string }
-
-func (e *OptionError) Error() string { return e.Msg }
-
-func optErr(format string, a ...any) error { return &OptionError{Msg: fmt.Sprintf(format, a...)} }
-
-// withDefaults returns a copy with defaults filled in, or an OptionError.
+// withDefaults returns a copy with defaults filled in, or a
+// *transform.FieldError naming the option.
 func (o Options) withDefaults() (Options, error) {
+	env, err := o.Env.Resolve()
+	if err != nil {
+		return o, transform.InEnv(err)
+	}
+	o.Env = env
 	if o.Mode == "" {
 		o.Mode = Static
 	}
@@ -191,11 +182,14 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ChunkBytes == 0 {
 		o.ChunkBytes = DefaultChunkBytes
 	}
-	if o.Threads == 0 {
-		o.Threads = DefaultThreads
-	}
 	if o.ProfileRuns == 0 {
-		o.ProfileRuns = 20
+		o.ProfileRuns = DefaultProfileRuns
+	}
+	if o.SensitivitySamples == 0 {
+		o.SensitivitySamples = DefaultSensitivitySamples
+	}
+	if o.WarnSQNR == 0 {
+		o.WarnSQNR = DefaultWarnSQNR
 	}
 	if len(o.OpTypes) == 0 {
 		o.OpTypes = DefaultOpTypes
@@ -203,82 +197,80 @@ func (o Options) withDefaults() (Options, error) {
 			o.OpTypes = []string{"Conv", "MatMul", "Gemm", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten"}
 		}
 	}
+	bad := transform.Errorf
 	switch o.Mode {
 	case Static, Dynamic:
 	default:
-		return o, optErr("unknown mode %q (want static or dynamic)", o.Mode)
+		return o, bad("Mode", o.Mode, "want static or dynamic")
 	}
 	switch o.Format {
 	case QDQ, QOperator:
 	default:
-		return o, optErr("unknown format %q (want qdq or qoperator)", o.Format)
+		return o, bad("Format", o.Format, "want qdq or qoperator")
 	}
 	if o.ActivationType != onnxio.Uint8 && o.ActivationType != onnxio.Int8 {
-		return o, optErr("activation type must be uint8 or int8, not %s", o.ActivationType)
+		return o, bad("ActivationType", o.ActivationType, "want uint8 or int8")
 	}
-	if _, ok := calibrators[o.CalibMethod]; !ok {
-		return o, optErr("unknown calibration method %q (want %s)", o.CalibMethod, strings.Join(CalibMethods(), ", "))
+	if !hasCalibrator(o.CalibMethod) {
+		return o, bad("CalibMethod", o.CalibMethod, "want %s", strings.Join(CalibMethods(), ", "))
 	}
-	if !(o.Percentile > 0 && o.Percentile <= 100) || math.IsNaN(o.Percentile) {
-		return o, optErr("percentile must be in (0, 100], got %g", o.Percentile)
+	if !(o.Percentile > 0 && o.Percentile <= 100) {
+		return o, bad("Percentile", o.Percentile, "want a percentile in (0, 100]")
 	}
 	if o.CalibSize < 0 {
-		return o, optErr("calibration size must be positive, got %d", o.CalibSize)
+		return o, bad("CalibSize", o.CalibSize, "must be >= 1")
 	}
 	if o.HistBins < 128 {
-		return o, optErr("histogram bins must be at least 128, got %d", o.HistBins)
+		return o, bad("HistBins", o.HistBins, "must be at least 128")
 	}
-	if o.KeepFirst < 0 || o.KeepLast < 0 {
-		return o, optErr("keep-first and keep-last must not be negative")
+	if o.KeepFirst < 0 {
+		return o, bad("KeepFirst", o.KeepFirst, "must be >= 0")
+	}
+	if o.KeepLast < 0 {
+		return o, bad("KeepLast", o.KeepLast, "must be >= 0")
+	}
+	if o.SensitivitySamples < 0 {
+		return o, bad("SensitivitySamples", o.SensitivitySamples, "must be >= 1")
 	}
 	switch o.Preset {
 	case NoPreset, Transformer:
 	default:
-		return o, optErr("unknown preset %q (want transformer)", o.Preset)
+		return o, bad("Preset", o.Preset, "want transformer")
 	}
 	for _, op := range o.OpTypes {
 		if lookupHandler(op) == nil {
-			return o, optErr("op type %q has no quantization handler (have %s)", op, strings.Join(HandledOps(), ", "))
+			return o, bad("OpTypes", op, "has no quantization handler (have %s)", strings.Join(HandledOps(), ", "))
 		}
 	}
 	for _, e := range o.Exclude {
 		if re, ok := strings.CutPrefix(e, "re:"); ok {
 			if _, err := regexp.Compile(re); err != nil {
-				return o, optErr("exclude %q: %v", e, err)
+				return o, bad("Exclude", e, "%v", err)
 			}
 		}
 	}
 	if o.Mode == Static && o.Calib == nil {
-		return o, optErr("static quantization needs calibration data")
+		return o, bad("Calib", nil, "static quantization needs calibration data")
 	}
-	if a := o.Accuracy; a != nil {
-		if a.Val == nil {
-			return o, optErr("the accuracy budget needs validation data")
+	if b := o.Env.Budget; len(b) > 0 {
+		if len(b) > 1 {
+			return o, bad("Env.Budget", b[1], "give one accuracy gate (max-accuracy-drop, min-agreement or min-sqnr)")
 		}
-		if a.MaxDrop < 0 || a.MinAgreement < 0 || a.MinSQNR < 0 || math.IsNaN(a.MaxDrop+a.MinAgreement+a.MinSQNR) {
-			return o, optErr("accuracy budgets must be positive")
+		switch b[0].Kind {
+		case validate.MaxAccuracyDrop, validate.MinAgreement, validate.MinSQNR:
+		default:
+			return o, bad("Env.Budget", b[0], "not an accuracy gate (want max-accuracy-drop, min-agreement or min-sqnr)")
 		}
-		if b2i(a.MaxDrop > 0)+b2i(a.MinAgreement > 0)+b2i(a.MinSQNR > 0) != 1 {
-			return o, optErr("give exactly one of a maximum accuracy drop, a minimum agreement and a minimum output SQNR")
+		if err := validate.ValidateGates(b, ""); err != nil {
+			var le *validate.LimitError
+			if errors.As(err, &le) {
+				return o, bad("Env.Budget", le.Gate, "%s", le.Msg)
+			}
+			return o, err
 		}
-		if math.IsInf(a.MinSQNR, 0) {
-			return o, optErr("minimum output SQNR must be finite")
-		}
-		if a.MinAgreement > 1 {
-			return o, optErr("minimum agreement is a fraction in (0, 1], got %g", a.MinAgreement)
-		}
-		if a.SensitivitySamples == 0 {
-			a2 := *a
-			a2.SensitivitySamples = 256
-			o.Accuracy = &a2
-		}
-	}
-	if o.WarnSQNR == 0 {
-		o.WarnSQNR = DefaultWarnSQNR
 	}
 	if math.IsNaN(o.WarnSQNR) {
-		return o, optErr("the SQNR warning threshold is NaN")
+		return o, bad("WarnSQNR", o.WarnSQNR, "must be a number of dB")
 	}
-	o.Progress = progress.Or(o.Progress)
 	return o, nil
 }

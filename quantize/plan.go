@@ -9,6 +9,7 @@ import (
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
 	"github.com/shrinkml/shrink/onnxio/opinfo"
+	"github.com/shrinkml/shrink/transform"
 )
 
 // NodeState is the plan's decision for one node that has a handler.
@@ -140,7 +141,7 @@ func selectNodes(order []*onnxpb.NodeProto, o *Options) (*selection, error) {
 	}
 	for _, m := range ms {
 		if m.hits == 0 {
-			return nil, optErr("--exclude %s matches no node", m.src)
+			return nil, transform.Errorf("Exclude", m.src, "matches no node")
 		}
 	}
 	return sel, nil

@@ -3,10 +3,14 @@ package quantize
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
+	"github.com/shrinkml/shrink/onnxio/ort"
+	"github.com/shrinkml/shrink/transform"
+	"github.com/shrinkml/shrink/validate"
 )
 
 // quantizer holds one Quantize call's state: the float model, options and
@@ -40,10 +44,15 @@ type variant struct {
 
 // Quantize returns a quantized copy of m and a report of what was done.
 // m is not modified. Static mode needs o.Calib. Errors about the options
-// are *OptionError; unsupported models give *onnxio.UnsupportedError.
+// are *transform.FieldError naming the option field; unsupported models
+// give *onnxio.UnsupportedError. It is the shape every transform has
+// (package transform).
 func Quantize(ctx context.Context, m *onnxio.Model, o Options) (*onnxio.Model, *Report, error) {
 	o, err := o.withDefaults()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkBudgetData(ctx, o); err != nil {
 		return nil, nil, err
 	}
 	if _, err := m.Graph().TopoOrder(); err != nil {
@@ -83,6 +92,30 @@ func Quantize(ctx context.Context, m *onnxio.Model, o Options) (*onnxio.Model, *
 	return q.run(ctx)
 }
 
+// checkBudgetData refuses, before any calibration, validation data
+// without labels for a budget in accuracy points (an unlabelled
+// test_data_set folder, say), and empty validation data.
+func checkBudgetData(ctx context.Context, o Options) error {
+	if len(o.Env.Budget) == 0 {
+		return nil
+	}
+	val := o.Env.Val
+	if err := val.Reset(); err != nil {
+		return err
+	}
+	b, err := val.Next(ctx)
+	if err == io.EOF {
+		return transform.Errorf("Env.Val", nil, "the validation data is empty")
+	}
+	if err != nil {
+		return fmt.Errorf("validation data: %w", err)
+	}
+	if b.Labels == nil && o.Env.Budget[0].Kind == validate.MaxAccuracyDrop {
+		return transform.Errorf("Env.Val", nil, "has no labels, and a %s budget counts correct answers (give labels, or use %s)", validate.MaxAccuracyDrop, validate.MinAgreement)
+	}
+	return val.Reset()
+}
+
 func hasConvBN(m *onnxio.Model) bool {
 	g := m.Graph()
 	for _, n := range m.Proto.Graph.Node {
@@ -118,10 +151,13 @@ func (q *quantizer) upgrade(ctx context.Context) error {
 				}
 			}
 			if len(inner) > 0 {
-				if outs, err := runOutputs(q.m, []map[string]*onnxio.Tensor{in}, q.o.Threads, inner...); err == nil {
-					for _, t := range outs[0] {
-						ranks[t.Name] = len(t.Shape)
+				if s, err := ort.NewSession(q.m, ort.Options{IntraOpThreads: q.o.Env.Threads, Outputs: inner}); err == nil {
+					if outs, err := s.Run(in); err == nil {
+						for _, t := range outs {
+							ranks[t.Name] = len(t.Shape)
+						}
 					}
+					s.Close()
 				}
 			}
 		}
@@ -174,7 +210,7 @@ func (q *quantizer) calibrate(ctx context.Context) error {
 	}
 	st, err := collect(ctx, q.m, q.o.Calib, q.calibrationTensors(), cal, collectOptions{
 		Limit: q.o.CalibSize, ChunkTensors: q.o.ChunkTensors, ChunkBytes: q.o.ChunkBytes,
-		Threads: q.o.Threads, Progress: q.o.Progress,
+		Threads: q.o.Env.Threads, Provider: q.o.Env.Provider, Progress: q.o.Env.Progress,
 	})
 	if err != nil {
 		return err

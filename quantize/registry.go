@@ -81,8 +81,10 @@ var (
 	handlers = map[string]*Handler{}
 )
 
-// Register adds h for each of its ops, replacing earlier handlers.
-func Register(h *Handler) {
+// register adds h for each of its ops, replacing earlier handlers. It is
+// not exported: a handler's QOperator and Dynamic writers take the
+// package's writer types, so handlers live in this package (ops_*.go).
+func register(h *Handler) {
 	regMu.Lock()
 	defer regMu.Unlock()
 	for _, op := range h.Ops {

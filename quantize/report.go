@@ -185,13 +185,16 @@ type Revert struct {
 	Reason string `json:"reason"`
 }
 
+// f64 is a figure for JSON: nil for NaN (not measured), and an SQNR of
+// ±Inf (identical outputs; a NaN in an output) as ±999 dB.
 func f64(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		if math.IsInf(v, 1) {
-			v = 999
-		} else {
-			return nil
-		}
+	switch {
+	case math.IsNaN(v):
+		return nil
+	case math.IsInf(v, 1):
+		v = 999
+	case math.IsInf(v, -1):
+		v = -999
 	}
 	return &v
 }

@@ -3,11 +3,14 @@ package quantize
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
+	"github.com/shrinkml/shrink/transform"
+	"github.com/shrinkml/shrink/validate"
 )
 
 // chain: x → Gemm g0 → Relu → Gemm g1 → Relu → Gemm g2 → y.
@@ -80,14 +83,14 @@ func TestExclusionMatchingNothingIsAnError(t *testing.T) {
 	m, shapes := chain(t)
 	for _, ex := range []string{"nope", "re:^zz"} {
 		_, _, err := Quantize(context.Background(), m, Options{Calib: randSource(shapes, 1, 1), Exclude: []string{"g0", ex}})
-		var oe *OptionError
-		if !errors.As(err, &oe) || !strings.Contains(err.Error(), ex) {
+		var fe *transform.FieldError
+		if !errors.As(err, &fe) || fe.Field != "Exclude" || !strings.Contains(err.Error(), ex) {
 			t.Errorf("exclude %q: %v", ex, err)
 		}
 	}
 	_, _, err := Quantize(context.Background(), m, Options{Calib: randSource(shapes, 1, 1), Exclude: []string{"re:("}})
-	var oe *OptionError
-	if !errors.As(err, &oe) {
+	var fe *transform.FieldError
+	if !errors.As(err, &fe) || fe.Field != "Exclude" {
 		t.Errorf("bad regexp: %v", err)
 	}
 }
@@ -95,23 +98,31 @@ func TestExclusionMatchingNothingIsAnError(t *testing.T) {
 func TestOptionErrors(t *testing.T) {
 	m, shapes := chain(t)
 	src := randSource(shapes, 1, 1)
-	for _, o := range []Options{
-		{Mode: "fast", Calib: src},
-		{Format: "onnx", Calib: src},
-		{CalibMethod: "kl", Calib: src},
-		{Percentile: 101, Calib: src},
-		{ActivationType: onnxio.Int32, Calib: src},
-		{OpTypes: []string{"LSTM"}, Calib: src},
-		{Preset: "cnn", Calib: src},
-		{}, // static without calibration data
-		{KeepFirst: -1, Calib: src},
-		{Calib: src, Accuracy: &AccuracyGoal{MaxDrop: 1}}, // no validation data
-		{Calib: src, Accuracy: &AccuracyGoal{Val: src, MaxDrop: 1, MinAgreement: 0.9}}, // both budgets
+	gate := func(k validate.GateKind, v float64) validate.Gate { return validate.Gate{Kind: k, Limit: v} }
+	for _, c := range []struct {
+		o     Options
+		field string
+	}{
+		{Options{Mode: "fast", Calib: src}, "Mode"},
+		{Options{Format: "onnx", Calib: src}, "Format"},
+		{Options{CalibMethod: "kl", Calib: src}, "CalibMethod"},
+		{Options{Percentile: 101, Calib: src}, "Percentile"},
+		{Options{Percentile: math.NaN(), Calib: src}, "Percentile"},
+		{Options{ActivationType: onnxio.Int32, Calib: src}, "ActivationType"},
+		{Options{OpTypes: []string{"LSTM"}, Calib: src}, "OpTypes"},
+		{Options{Preset: "cnn", Calib: src}, "Preset"},
+		{Options{}, "Calib"}, // static without calibration data
+		{Options{KeepFirst: -1, Calib: src}, "KeepFirst"},
+		{Options{Calib: src, Env: transform.Env{Threads: -2}}, "Env.Threads"},
+		{Options{Calib: src, Env: transform.Env{Budget: []validate.Gate{gate(validate.MaxAccuracyDrop, 1)}}}, "Env.Val"}, // no validation data
+		{Options{Calib: src, Env: transform.Env{Val: src, Budget: []validate.Gate{gate(validate.MaxAccuracyDrop, 1), gate(validate.MinAgreement, 0.9)}}}, "Env.Budget"},
+		{Options{Calib: src, Env: budget(src, validate.MinSpeedup, 1.2)}, "Env.Budget"}, // not an accuracy gate
+		{Options{Calib: src, Env: budget(src, validate.MinAgreement, 1.5)}, "Env.Budget"},
 	} {
-		_, _, err := Quantize(context.Background(), m, o)
-		var oe *OptionError
-		if !errors.As(err, &oe) {
-			t.Errorf("%+v: %v, want an OptionError", o, err)
+		_, _, err := Quantize(context.Background(), m, c.o)
+		var fe *transform.FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%+v: %v, want a FieldError on %s", c.o, err, c.field)
 		}
 	}
 }

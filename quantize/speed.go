@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -39,7 +37,7 @@ type Profile struct {
 // fuses or re-lays out after the anchor node or its output, so the tag
 // survives as a prefix.
 func tagNodes(m *onnxio.Model, idx map[*onnxpb.NodeProto]int) *onnxio.Model {
-	c := &onnxio.Model{Proto: proto.Clone(m.Proto).(*onnxpb.ModelProto)}
+	c := m.Clone()
 	keep := map[string]bool{}
 	for _, v := range c.Proto.Graph.Input {
 		keep[v.GetName()] = true
@@ -232,26 +230,4 @@ func tagIndex(name string) (int, bool) {
 	}
 	i, err := strconv.Atoi(rest[:j])
 	return i, err == nil
-}
-
-// Timing is an interleaved latency measurement of several models.
-type Timing struct {
-	// Median is each model's median latency in ms.
-	Median []float64
-	// Ratio[i] is the median over rounds of model 0's time / model i's
-	// time measured in the same round (the paired speedup over model 0).
-	Ratio []float64
-	Runs  int
-}
-
-func median(x []float64) float64 {
-	if len(x) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), x...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

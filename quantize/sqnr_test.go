@@ -2,6 +2,7 @@ package quantize
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
 	"github.com/shrinkml/shrink/onnxio/ort"
+	"github.com/shrinkml/shrink/transform"
 	"github.com/shrinkml/shrink/validate"
 )
 
@@ -26,21 +28,12 @@ func unlabeled(s *memSource) *memSource {
 // of the accuracy-aware loop.
 func valSQNR(t *testing.T, a, b *onnxio.Model, src *memSource) float64 {
 	t.Helper()
-	var sig, noise float64
+	var ra, rb []*onnxio.Tensor
 	for _, bt := range src.batches {
-		ra, err := runOutputs(a, []map[string]*onnxio.Tensor{bt.Inputs}, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rb, err := runOutputs(b, []map[string]*onnxio.Tensor{bt.Inputs}, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, n := sqnrSums(ra[0][0], rb[0][0])
-		sig += s
-		noise += n
+		ra = append(ra, runModel(t, a, bt.Inputs, 1)[0])
+		rb = append(rb, runModel(t, b, bt.Inputs, 1)[0])
 	}
-	return validate.SQNR(sig, noise)
+	return sqnrDB(ra, rb)
 }
 
 // With ranges calibrated on dimmed images (×0.7) the all-int8 CNN's logits
@@ -50,9 +43,9 @@ func TestMinSQNRBudgetMet(t *testing.T) {
 	needORT(t)
 	m := fixture(t, "mnist_cnn.onnx")
 	val := unlabeled(mnistSource(t, 0, 1000, 500))
-	const budget = 25
+	const limit = 25
 	dimFactor := float32(0.7)
-	qm, rep, err := Quantize(context.Background(), m, Options{Calib: dimmed(t, 128, dimFactor), Accuracy: &AccuracyGoal{Val: val, MinSQNR: budget}})
+	qm, rep, err := Quantize(context.Background(), m, Options{Calib: dimmed(t, 128, dimFactor), Env: budget(val, validate.MinSQNR, limit)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,10 +54,10 @@ func TestMinSQNRBudgetMet(t *testing.T) {
 	if a.Metric != "sqnr" || a.Samples != 1000 || a.Agreement != nil || a.Drop != nil || a.Float != 999 {
 		t.Fatalf("%+v", *a)
 	}
-	if a.AllInt8 >= budget {
-		t.Fatalf("the all-int8 model (%.1f dB) already meets %d dB: the loop is not exercised", a.AllInt8, budget)
+	if a.AllInt8 >= limit {
+		t.Fatalf("the all-int8 model (%.1f dB) already meets %d dB: the loop is not exercised", a.AllInt8, limit)
 	}
-	if !a.Met || a.SQNR == nil || *a.SQNR < budget || len(a.Outputs) != 1 || *a.Outputs[0].SQNR != *a.SQNR || a.Int8 != *a.SQNR {
+	if !a.Met || a.SQNR == nil || *a.SQNR < limit || len(a.Outputs) != 1 || *a.Outputs[0].SQNR != *a.SQNR || a.Int8 != *a.SQNR {
 		t.Fatalf("budget not met or inconsistent: %+v", *a)
 	}
 	// The figure is that of the model returned, measured again here.
@@ -92,52 +85,42 @@ func TestMinSQNRBudgetMet(t *testing.T) {
 }
 
 // A budget no int8 model can meet returns the best model found, unmet, with
-// every node but one back in float. The reference outputs are kept in
-// memory or recomputed for each try (beyond the cache bound) with the same
-// figures.
+// every node but one back in float. (validate's tests check that cached and
+// recomputed reference outputs give the same figures.)
 func TestMinSQNRBudgetUnmet(t *testing.T) {
 	needORT(t)
 	m := fixture(t, "mnist_mlp.onnx")
 	val := unlabeled(mnistSource(t, 0, 600, 200))
-	var figs []float64
-	for _, cache := range []int64{sqnrCacheBytes, 0} {
-		old := sqnrCacheBytes
-		sqnrCacheBytes = cache
-		qm, rep, err := Quantize(context.Background(), m, Options{Calib: trainSource(t, 256, 64), Accuracy: &AccuracyGoal{Val: val, MinSQNR: 150}})
-		sqnrCacheBytes = old
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := rep.Accuracy
-		if qm == nil || a.Met || a.SQNR == nil || *a.SQNR >= 150 || rep.Quantized != 1 || len(rep.Reverted) != 2 {
-			t.Fatalf("cache %d: met %v, %d int8 nodes, reverted %v: %+v", cache, a.Met, rep.Quantized, rep.Reverted, *a)
-		}
-		// best found: at least as good as all-int8
-		if *a.SQNR < a.AllInt8 || a.Tries != 3 {
-			t.Fatalf("best %.2f dB < all-int8 %.2f dB, %d tries", *a.SQNR, a.AllInt8, a.Tries)
-		}
-		if got := valSQNR(t, m, qm, val); math.Abs(got-*a.SQNR) > 1e-6*math.Abs(got) {
-			t.Fatalf("loop says %.6f dB, the returned model gives %.6f dB", *a.SQNR, got)
-		}
-		figs = append(figs, *a.SQNR, a.AllInt8)
+	qm, rep, err := Quantize(context.Background(), m, Options{Calib: trainSource(t, 256, 64), Env: budget(val, validate.MinSQNR, 150)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if figs[0] != figs[2] || figs[1] != figs[3] {
-		t.Fatalf("cached and recomputed references differ: %v", figs)
+	a := rep.Accuracy
+	if qm == nil || a.Met || a.SQNR == nil || *a.SQNR >= 150 || rep.Quantized != 1 || len(rep.Reverted) != 2 {
+		t.Fatalf("met %v, %d int8 nodes, reverted %v: %+v", a.Met, rep.Quantized, rep.Reverted, *a)
+	}
+	// best found: at least as good as all-int8
+	if *a.SQNR < a.AllInt8 || a.Tries != 3 {
+		t.Fatalf("best %.2f dB < all-int8 %.2f dB, %d tries", *a.SQNR, a.AllInt8, a.Tries)
+	}
+	if got := valSQNR(t, m, qm, val); math.Abs(got-*a.SQNR) > 1e-6*math.Abs(got) {
+		t.Fatalf("loop says %.6f dB, the returned model gives %.6f dB", *a.SQNR, got)
 	}
 }
 
 func TestMinSQNROptions(t *testing.T) {
 	m := fixture(t, "mnist_mlp.onnx")
 	val := unlabeled(mnistSource(t, 0, 10, 10))
-	for _, g := range []AccuracyGoal{
-		{Val: val, MinSQNR: 20, MinAgreement: 0.9},
-		{Val: val, MinSQNR: -1},
-		{Val: val, MinSQNR: math.Inf(1)},
-		{Val: val, MinSQNR: math.NaN()},
+	for _, env := range []transform.Env{
+		{Val: val, Budget: []validate.Gate{{Kind: validate.MinSQNR, Limit: 20}, {Kind: validate.MinAgreement, Limit: 0.9}}},
+		budget(val, validate.MinSQNR, -1),
+		budget(val, validate.MinSQNR, math.Inf(1)),
+		budget(val, validate.MinSQNR, math.NaN()),
 	} {
-		_, _, err := Quantize(context.Background(), m, Options{Calib: val, Accuracy: &g})
-		if _, ok := err.(*OptionError); !ok {
-			t.Errorf("%+v: %v", g, err)
+		_, _, err := Quantize(context.Background(), m, Options{Calib: val, Env: env})
+		var fe *transform.FieldError
+		if !errors.As(err, &fe) || fe.Field != "Env.Budget" {
+			t.Errorf("%+v: %v", env.Budget, err)
 		}
 	}
 }
@@ -272,7 +255,7 @@ func TestOutputSQNRSamples(t *testing.T) {
 		// Ranges from dimmed images: the full-intensity validation images
 		// give a clearly different SQNR, so the test tells the sets apart.
 		{"fixed-batch", fixed, Options{Calib: trainSource(t, 300, 100), CalibSize: 300}, "calibration", 200, train.Float32NCHW(0, 200), nil},
-		{"validation", m, Options{Calib: dimmed(t, 128, 0.7), Accuracy: &AccuracyGoal{Val: unlabeled(mnistSource(t, 0, 300, 100)), MinAgreement: 0.5}},
+		{"validation", m, Options{Calib: dimmed(t, 128, 0.7), Env: budget(unlabeled(mnistSource(t, 0, 300, 100)), validate.MinAgreement, 0.5)},
 			"validation", 256, test.Float32NCHW(0, 256), dim(train.Float32NCHW(0, 128), 0.7)},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -63,10 +63,7 @@ func (d *Compare) JUnit() ([]byte, error) {
 		s.Properties = append(s.Properties, junitProperty{"metric", *d.Settings.Metric})
 	}
 	for _, g := range d.Gates {
-		fig := "not measured"
-		if g.Figure != nil {
-			fig = strconv.FormatFloat(*g.Figure, 'g', -1, 64)
-		}
+		fig := g.figure(-1)
 		bound := "at most"
 		if g.atLeast() {
 			bound = "at least"

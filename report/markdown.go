@@ -90,10 +90,7 @@ func gateCell(gates []Gate, i int) string {
 		if !g.Passed {
 			mark = "❌"
 		}
-		fig := "not measured"
-		if g.Figure != nil {
-			fig = strconv.FormatFloat(*g.Figure, 'g', 4, 64)
-		}
+		fig := g.figure(4)
 		op := "≤"
 		if g.atLeast() {
 			op = "≥"

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/shrinkml/shrink/onnxio"
@@ -135,6 +136,21 @@ type Gate struct {
 	Passed  bool     `json:"passed"`
 	Reason  string   `json:"reason,omitempty"`
 	Message string   `json:"message"`
+}
+
+// figure writes the gate's figure with prec significant digits. A null
+// figure without a reason was infinite (an SQNR of identical outputs, or of
+// an output holding NaN): its sign follows from the outcome.
+func (g Gate) figure(prec int) string {
+	switch {
+	case g.Figure != nil:
+		return strconv.FormatFloat(*g.Figure, 'g', prec, 64)
+	case g.Reason != "":
+		return "not measured"
+	case g.Passed == g.atLeast():
+		return "∞"
+	}
+	return "-∞"
 }
 
 // atLeast reports whether the figure must reach the limit (a "min-" gate)

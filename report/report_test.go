@@ -223,3 +223,34 @@ func TestWriteFileRefusesOverwrite(t *testing.T) {
 		t.Errorf("temporary files left: %v", entries)
 	}
 }
+
+// The min-sqnr gate: an identical candidate's infinite figure is null in
+// JSON (which has no infinity) yet reads ∞ in Markdown and JUnit, and a
+// NaN output's -∞ fails; the document still matches the schema.
+func TestMinSQNRGateInfiniteFigures(t *testing.T) {
+	ev := evaluation()
+	ev.Candidates[0].MinSQNR = math.Inf(1)
+	ev.Candidates[1].MinSQNR = math.Inf(-1)
+	d := NewCompare(ev, validate.CheckGates(ev, []validate.Gate{{Kind: validate.MinSQNR, Limit: 30}}), Meta{Data: "val.npy"})
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schemacheck.Validate("compare.schema.json", b); err != nil {
+		t.Fatal(err)
+	}
+	if g := d.Gates; g[0].Figure != nil || !g[0].Passed || g[0].Unit != "dB" || g[1].Passed {
+		t.Errorf("gates %+v", g)
+	}
+	md := string(d.Markdown())
+	if !strings.Contains(md, "✅ min-sqnr ∞ (≥ 30)") || !strings.Contains(md, "❌ min-sqnr -∞ (≥ 30)") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	x, err := d.JUnit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(x), "figure: -∞ dB") {
+		t.Errorf("junit:\n%s", x)
+	}
+}

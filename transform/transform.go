@@ -59,10 +59,8 @@ var Providers = []string{"cpu", "cuda", "tensorrt"}
 func (e Env) Resolve() (Env, error) {
 	limit := MaxThreadsPerCPU * runtime.NumCPU()
 	switch {
-	case e.Threads < 0:
-		return e, Errorf("Threads", e.Threads, "must be >= 0 (0: one per CPU)")
-	case e.Threads > limit:
-		return e, Errorf("Threads", e.Threads, "at most %d (%d× the %d CPUs)", limit, MaxThreadsPerCPU, runtime.NumCPU())
+	case e.Threads < 0 || e.Threads > limit:
+		return e, Errorf("Threads", e.Threads, "want 0 (one per CPU) to %d (%d× the %d CPUs)", limit, MaxThreadsPerCPU, runtime.NumCPU())
 	case e.Threads == 0:
 		e.Threads = DefaultThreads()
 	}

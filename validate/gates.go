@@ -6,7 +6,10 @@ import (
 	"strconv"
 )
 
-// GateKind names a gate; the names are the CLI flags that set them.
+// GateKind names a gate; the names are the CLI flags (and recipe keys)
+// that set them. A gate means the same wherever it is checked: `shrink
+// compare` and the accuracy budget of a transform (transform.Env.Budget)
+// both evaluate it with CheckGates.
 type GateKind string
 
 // The gates.
@@ -23,6 +26,11 @@ const (
 	// MaxSizeRatio: the candidate's bytes on disk (file and external data)
 	// over the baseline's must be at most the limit.
 	MaxSizeRatio GateKind = "max-size-ratio"
+	// MinSQNR: the lowest SQNR, in dB, over the candidate's float outputs
+	// against the baseline's (CandidateResult.MinSQNR) must be at least
+	// the limit. It needs no labels: for detectors, regressors and any
+	// model without classes.
+	MinSQNR GateKind = "min-sqnr"
 )
 
 // Gate is one limit a candidate must meet.
@@ -30,6 +38,9 @@ type Gate struct {
 	Kind  GateKind
 	Limit float64
 }
+
+// String is the gate as its flag or recipe key reads: "min-agreement 0.99".
+func (g Gate) String() string { return string(g.Kind) + " " + fmtFig(g.Limit) }
 
 // Unit is how the gate's figure is expressed.
 func (k GateKind) Unit() string {
@@ -40,6 +51,8 @@ func (k GateKind) Unit() string {
 		return "fraction"
 	case MinSpeedup, MaxSizeRatio:
 		return "×"
+	case MinSQNR:
+		return "dB"
 	}
 	return ""
 }
@@ -83,34 +96,53 @@ func (k GateKind) format(v float64) string {
 		return fmtFig(v) + " points"
 	case "×":
 		return fmtFig(v) + "×"
+	case "dB":
+		return fmtFig(v) + " dB"
 	}
 	return fmtFig(v)
 }
 
 func fmtFig(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 
-// ValidateGates checks that limits are usable numbers and that a gate can
-// be evaluated with the chosen metric.
+// LimitError is a gate whose limit cannot be used. Its text starts with
+// the gate's name, which is also its flag and recipe key.
+type LimitError struct {
+	Gate Gate
+	Msg  string
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s: %s", e.Gate, e.Msg)
+}
+
+// ValidateGates checks that limits are usable numbers in each gate's range
+// and that a gate can be evaluated with the chosen metric ("": decided by
+// the data). Errors are *LimitError.
 func ValidateGates(gates []Gate, metric Metric) error {
 	for _, g := range gates {
+		bad := func(format string, a ...any) error { return &LimitError{Gate: g, Msg: fmt.Sprintf(format, a...)} }
 		if math.IsNaN(g.Limit) || math.IsInf(g.Limit, 0) {
-			return fmt.Errorf("--%s: limit must be a finite number", g.Kind)
+			return bad("the limit must be a finite number")
 		}
 		switch g.Kind {
 		case MaxAccuracyDrop:
 			if metric != "" && !metric.IsClassification() {
-				return fmt.Errorf("--%s needs a top1 or top5 metric (got %s)", g.Kind, metric)
+				return bad("needs a top1 or top5 metric (got %s)", metric)
 			}
 		case MinAgreement:
 			if g.Limit < 0 || g.Limit > 1 {
-				return fmt.Errorf("--%s: %g is not a fraction in [0, 1]", g.Kind, g.Limit)
+				return bad("not a fraction in [0, 1]")
 			}
 		case MinSpeedup, MaxSizeRatio:
 			if g.Limit <= 0 {
-				return fmt.Errorf("--%s: %g must be > 0", g.Kind, g.Limit)
+				return bad("must be > 0")
+			}
+		case MinSQNR:
+			if g.Limit < 0 {
+				return bad("must be >= 0 dB")
 			}
 		default:
-			return fmt.Errorf("unknown gate %q", g.Kind)
+			return bad("unknown gate")
 		}
 	}
 	return nil
@@ -145,6 +177,11 @@ func CheckGates(ev *Evaluation, gates []Gate) []GateResult {
 				if math.IsNaN(r.Figure) {
 					r.Reason = "size not measured (no model file)"
 				}
+			case MinSQNR:
+				r.Figure = c.MinSQNR
+				if math.IsNaN(r.Figure) {
+					r.Reason = "no float output to compare"
+				}
 			}
 			r.Passed = passes(g.Kind, r.Figure, g.Limit)
 			out = append(out, r)
@@ -153,8 +190,10 @@ func CheckGates(ev *Evaluation, gates []Gate) []GateResult {
 	return out
 }
 
-// passes compares with a tolerance of a few ulps so that a figure computed
-// to equal the limit (a drop of exactly 1 point, say) passes.
+// passes is the one comparison of a figure with a limit: with a tolerance
+// of a few ulps, so that a figure computed to equal the limit (a drop of
+// exactly 1 point, say) passes; a NaN figure (not measured) fails; ±Inf
+// compare as numbers (an identical output's +Inf dB passes any min-sqnr).
 func passes(k GateKind, fig, limit float64) bool {
 	if math.IsNaN(fig) {
 		return false

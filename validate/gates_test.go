@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -68,6 +69,8 @@ func TestValidateGates(t *testing.T) {
 		{{MaxSizeRatio, -1}},
 		{{MaxAccuracyDrop, math.NaN()}},
 		{{GateKind("max-fun"), 1}},
+		{{MinSQNR, -3}},
+		{{MinSQNR, math.Inf(1)}},
 	}
 	for _, g := range bad {
 		if err := ValidateGates(g, Top1); err == nil {
@@ -77,7 +80,30 @@ func TestValidateGates(t *testing.T) {
 	if err := ValidateGates([]Gate{{MaxAccuracyDrop, 1}}, MSE); err == nil {
 		t.Error("accuracy drop with mse accepted")
 	}
-	if err := ValidateGates([]Gate{{MaxAccuracyDrop, 0}, {MinAgreement, 1}, {MinSpeedup, 0.9}, {MaxSizeRatio, 2}}, Top5); err != nil {
+	if err := ValidateGates([]Gate{{MaxAccuracyDrop, 0}, {MinAgreement, 1}, {MinSpeedup, 0.9}, {MaxSizeRatio, 2}, {MinSQNR, 0}}, Top5); err != nil {
 		t.Error(err)
+	}
+	err := ValidateGates([]Gate{{MinAgreement, 1.5}}, "")
+	var le *LimitError
+	if !errors.As(err, &le) || le.Gate.Kind != MinAgreement || err.Error() != "min-agreement 1.5: not a fraction in [0, 1]" {
+		t.Errorf("error %v", err)
+	}
+}
+
+// min-sqnr: the lowest output SQNR against the limit, in dB; identical
+// outputs (+Inf) pass any limit, a figure at the limit passes, a missing
+// one fails as not measured.
+func TestMinSQNRGate(t *testing.T) {
+	ev := &Evaluation{
+		Models:     []ModelResult{{Name: "a"}, {Name: "same"}, {Name: "edge"}, {Name: "low"}, {Name: "none"}},
+		Candidates: []CandidateResult{{MinSQNR: math.Inf(1)}, {MinSQNR: 0.1 + 0.2}, {MinSQNR: 29.99}, {MinSQNR: math.NaN()}},
+	}
+	rs := CheckGates(ev, []Gate{{MinSQNR, 0.3}})
+	if !rs[0].Passed || !rs[1].Passed || !rs[2].Passed || rs[3].Passed || !strings.Contains(rs[3].String(), "not measured (no float output to compare)") {
+		t.Errorf("%v", rs)
+	}
+	rs = CheckGates(ev, []Gate{{MinSQNR, 30}})
+	if rs[2].Passed || rs[2].String() != "low: min-sqnr: 29.99 dB < limit 30 dB" {
+		t.Errorf("%v", rs[2])
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/shrinkml/shrink/internal/progress"
+	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/onnxio/ort"
 )
 
 // Latency is the timing of one model on one batch.
@@ -20,6 +22,103 @@ type Latency struct {
 	MeanMs, MinMs, MaxMs, P50Ms, P90Ms, P99Ms float64
 	// Throughput is samples per second: BatchSize × Runs / Σ run times.
 	Throughput float64
+}
+
+// TimingOptions says how long TimeSessions and TimeModels time.
+type TimingOptions struct {
+	// Warmup untimed rounds, then Runs timed ones. With Runs 0 the count
+	// is sized to Budget: two untimed rounds measure one round, then as
+	// many rounds as fit in about Budget are timed (at least 7, at most
+	// 301) after Warmup rounds (0: 3).
+	Warmup, Runs int
+	Budget       time.Duration
+	// Threads and Provider configure the sessions TimeModels opens.
+	Threads  int
+	Provider string
+	// Progress receives the "latency" phase (nil: none).
+	Progress progress.Reporter
+}
+
+// Timing is an interleaved measurement of several models on the same
+// inputs.
+type Timing struct {
+	// Times[i][r] is model i's time in timed round r.
+	Times        [][]time.Duration
+	Warmup, Runs int
+}
+
+// MedianMs is model i's median time in milliseconds.
+func (t *Timing) MedianMs(i int) float64 {
+	ms := make([]float64, len(t.Times[i]))
+	for j, d := range t.Times[i] {
+		ms[j] = float64(d) / float64(time.Millisecond)
+	}
+	slices.Sort(ms)
+	return quantile(ms, 0.5)
+}
+
+// Speedup is model i's paired speedup over model 0 (MedianRatio).
+func (t *Timing) Speedup(i int) float64 { return MedianRatio(t.Times[0], t.Times[i]) }
+
+// TimeModels opens a session per model (with spinning off, see ort.Options)
+// and times them on the same inputs (TimeSessions).
+func TimeModels(ctx context.Context, models []*onnxio.Model, inputs map[string]*onnxio.Tensor, o TimingOptions) (*Timing, error) {
+	sessions := make([]*ort.Session, 0, len(models))
+	defer func() {
+		for _, s := range sessions {
+			s.Close()
+		}
+	}()
+	for i, m := range models {
+		s, err := ort.NewSession(m, ort.Options{IntraOpThreads: o.Threads, Provider: o.Provider})
+		if err != nil {
+			return nil, fmt.Errorf("model %d: %w", i, err)
+		}
+		sessions = append(sessions, s)
+	}
+	return TimeSessions(ctx, sessions, inputs, o)
+}
+
+// TimeSessions times sessions on the same inputs, bound once, interleaved
+// and paired (Interleaved): the one way shrink times models against each
+// other.
+func TimeSessions(ctx context.Context, sessions []*ort.Session, inputs map[string]*onnxio.Tensor, o TimingOptions) (*Timing, error) {
+	if err := checkTiming(o.Warmup, o.Runs); err != nil {
+		return nil, err
+	}
+	runners := make([]func() error, len(sessions))
+	for i, s := range sessions {
+		b, err := s.Bind(inputs)
+		if err != nil {
+			return nil, err
+		}
+		defer b.Close()
+		runners[i] = b.RunDiscard
+	}
+	t := &Timing{Warmup: o.Warmup, Runs: o.Runs}
+	if t.Runs == 0 {
+		// Two untimed rounds (the first one allocates) size the count.
+		var per time.Duration
+		for round := 0; round < 2; round++ {
+			start := time.Now()
+			for _, r := range runners {
+				if err := r(); err != nil {
+					return nil, err
+				}
+			}
+			per = time.Since(start)
+		}
+		t.Runs = max(7, min(int(o.Budget/max(per, time.Microsecond)), 301))
+		if t.Warmup == 0 {
+			t.Warmup = 3
+		}
+	}
+	times, err := Interleaved(ctx, runners, t.Warmup, t.Runs, o.Progress)
+	if err != nil {
+		return nil, err
+	}
+	t.Times = times
+	return t, nil
 }
 
 // Interleaved times several runners against each other. Each round runs

@@ -135,11 +135,11 @@ type Fidelity struct {
 	Agree   int64
 	CosSum  float64
 	MaxAbs  float64
-	RefSq   float64 // Σ ref²
-	ErrSq   float64 // Σ (ref − cand)²
-	ErrAbs  float64 // Σ |ref − cand|
-	KLSum   float64
-	Values  int64
+	// Energy holds Σref² and Σ(ref − cand)² (the SQNR and the MSE).
+	Energy SQNRSum
+	ErrAbs float64 // Σ |ref − cand|
+	KLSum  float64
+	Values int64
 }
 
 // Add compares n rows of ref and cand (equal lengths, the same row width
@@ -157,6 +157,7 @@ func (f *Fidelity) Add(ref, cand []float32, n int) error {
 	} else if k != f.Width {
 		return fmt.Errorf("output has %d values per sample in this batch, %d before", k, f.Width)
 	}
+	f.Energy.Add(ref, cand)
 	for i := 0; i < n; i++ {
 		r := ref[i*k : (i+1)*k]
 		c := cand[i*k : (i+1)*k]
@@ -166,17 +167,15 @@ func (f *Fidelity) Add(ref, cand []float32, n int) error {
 		var dot, nr, nc float64
 		for j := range r {
 			a, b := float64(r[j]), float64(c[j])
-			d := a - b
 			dot += a * b
 			nr += a * a
 			nc += b * b
-			f.ErrSq += d * d
-			f.ErrAbs += math.Abs(d)
-			if ad := math.Abs(d); ad > f.MaxAbs || math.IsNaN(ad) {
+			ad := math.Abs(a - b)
+			f.ErrAbs += ad
+			if ad > f.MaxAbs || math.IsNaN(ad) {
 				f.MaxAbs = ad
 			}
 		}
-		f.RefSq += nr
 		f.CosSum += cosine(dot, nr, nc)
 		f.KLSum += klSoftmax(r, c)
 	}
@@ -239,7 +238,8 @@ type FidelityResult struct {
 	// MaxAbsDiff is the largest absolute difference of any value.
 	MaxAbsDiff float64
 	// SQNR is 10·log10(Σref² / Σ(ref−cand)²) in dB (see the SQNR function):
-	// +Inf when the outputs are identical.
+	// +Inf when the outputs are identical, -Inf when the candidate's
+	// output holds NaN.
 	SQNR float64
 	// KL is the mean KL divergence of the softmaxed outputs (baseline ‖
 	// candidate); NaN for one-value outputs.
@@ -248,14 +248,42 @@ type FidelityResult struct {
 	MSE, MAE float64
 }
 
-// SQNR returns 10·log10(signal / noise) in dB: +Inf when noise is zero (the
-// outputs are identical), -Inf when the signal is zero but the noise not.
+// SQNR returns 10·log10(signal / noise) in dB, the signal-to-quantization-
+// noise ratio of a candidate against a reference, from Σref² and
+// Σ(ref − cand)² (SQNRSum). It is the one definition every verb uses:
+// identical values (noise 0, two all-zero outputs included) give +Inf; a
+// zero signal with some noise, and a NaN noise (a NaN in either output),
+// give -Inf, the worst figure, so that no budget passes on it.
 func SQNR(signal, noise float64) float64 {
-	if noise == 0 {
+	switch {
+	case math.IsNaN(noise) || math.IsNaN(signal):
+		return math.Inf(-1)
+	case noise == 0:
 		return math.Inf(1)
 	}
 	return 10 * math.Log10(signal/noise)
 }
+
+// SQNRSum accumulates what an SQNR is computed from, in float64: the
+// energy of the reference values and of their difference from the
+// candidate's. Its memory does not depend on the number of values.
+type SQNRSum struct {
+	Signal float64 // Σ ref²
+	Noise  float64 // Σ (ref − cand)²
+}
+
+// Add folds in a reference and a candidate slice of equal length.
+func (s *SQNRSum) Add(ref, cand []float32) {
+	for i, r := range ref {
+		a := float64(r)
+		d := a - float64(cand[i])
+		s.Signal += a * a
+		s.Noise += d * d
+	}
+}
+
+// DB is the SQNR of the values added so far, in dB (see SQNR).
+func (s SQNRSum) DB() float64 { return SQNR(s.Signal, s.Noise) }
 
 // Result summarizes the samples seen so far.
 func (f *Fidelity) Result() FidelityResult {
@@ -264,9 +292,9 @@ func (f *Fidelity) Result() FidelityResult {
 		Agreement:  float64(f.Agree) / float64(f.Samples),
 		Cosine:     f.CosSum / float64(f.Samples),
 		MaxAbsDiff: f.MaxAbs,
-		SQNR:       SQNR(f.RefSq, f.ErrSq),
+		SQNR:       f.Energy.DB(),
 		KL:         f.KLSum / float64(f.Samples),
-		MSE:        f.ErrSq / float64(f.Values),
+		MSE:        f.Energy.Noise / float64(f.Values),
 		MAE:        f.ErrAbs / float64(f.Values),
 	}
 	if f.Width <= 1 {

@@ -230,6 +230,40 @@ func TestSQNRKnown(t *testing.T) {
 	}
 }
 
+// The one SQNR: two all-zero outputs are identical (+Inf); a NaN in the
+// candidate (or the reference) is the worst figure (-Inf), never "not
+// measured" and never skipped; the accumulator sums over calls.
+func TestSQNRSumEdgeCases(t *testing.T) {
+	var zero SQNRSum
+	zero.Add([]float32{0, 0}, []float32{0, 0})
+	if !math.IsInf(zero.DB(), 1) {
+		t.Errorf("all-zero outputs: %g dB", zero.DB())
+	}
+	var nan SQNRSum
+	nan.Add([]float32{1, 2}, []float32{1, float32(math.NaN())})
+	if !math.IsInf(nan.DB(), -1) {
+		t.Errorf("NaN candidate: %g dB", nan.DB())
+	}
+	var ref SQNRSum
+	ref.Add([]float32{float32(math.NaN())}, []float32{1})
+	if !math.IsInf(ref.DB(), -1) {
+		t.Errorf("NaN reference: %g dB", ref.DB())
+	}
+	var s SQNRSum
+	s.Add([]float32{1, 1}, []float32{1.5, 0.5})
+	s.Add([]float32{1, 1}, []float32{1.5, 0.5})
+	if s.Signal != 4 || s.Noise != 1 || !near(s.DB(), 10*math.Log10(4), 1e-12) {
+		t.Errorf("sums %+v, %g dB", s, s.DB())
+	}
+	var f Fidelity
+	if err := f.Add([]float32{1, 2}, []float32{1, float32(math.NaN())}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Result(); !math.IsInf(r.SQNR, -1) {
+		t.Errorf("fidelity of a NaN candidate: SQNR %g", r.SQNR)
+	}
+}
+
 func TestFidelityOneValueOutputs(t *testing.T) {
 	var f Fidelity
 	if err := f.Add([]float32{1, 2, 3}, []float32{1, 2, 4}, 3); err != nil {

@@ -1,20 +1,25 @@
-// Package validate measures models in ONNX Runtime: accuracy against labels
-// (top-1/top-5, MSE/MAE), fidelity of candidates to a baseline on the same
-// inputs (top-1 agreement, cosine similarity, max absolute difference, SQNR,
-// KL divergence), latency (interleaved, paired timing) and size (bytes,
-// gzip bytes, parameters, non-zeros); and checks gates on the results.
+// Package validate is where shrink measures models, for every verb: accuracy
+// against labels (top-1/top-5, MSE/MAE), fidelity of candidates to a
+// baseline on the same inputs (top-1 agreement, cosine similarity, max
+// absolute difference, KL divergence, and the SQNR of every float output:
+// one definition, SQNR, and one accumulator, SQNRSum), latency (one
+// interleaved, paired timer: Interleaved, under TimeSessions and
+// TimeModels) and size (bytes, gzip bytes, parameters, non-zeros); and the
+// gates (one evaluator, CheckGates) that `shrink compare` and the
+// transforms' accuracy budgets both check.
 //
-// Everything is accumulated streaming over the data set's batches: memory
-// does not grow with the number of samples. The package never prints; it
-// reports progress through internal/progress.
+// Run measures a baseline and candidates in one pass over the data; a
+// Reference keeps a baseline's outputs (while they fit a byte bound) so
+// that a transform's search can measure many candidates against it with
+// the same figures. Everything is accumulated streaming over the data
+// set's batches: memory does not grow with the number of samples. The
+// package never prints; it reports progress through internal/progress.
 package validate
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -34,19 +39,38 @@ type Subject struct {
 	Model *onnxio.Model
 }
 
-// Options controls Run.
+// Options controls Run and Reference.
 type Options struct {
 	// Metric judges accuracy; "" means top1 when the data has labels.
 	Metric Metric
-	// Output is the output compared; "" means each model's first output.
+	// Output is the output compared for accuracy and the fidelity figures
+	// (agreement, cosine, KL …); "" means each model's first output.
 	Output string
-	// Threads is ONNX Runtime's intra-op thread count (0: its default).
+	// Tensors are the tensors whose SQNR is measured for each candidate
+	// (CandidateResult.Outputs): graph outputs or intermediate tensors,
+	// found by name in every model. Nil means every graph output of the
+	// baseline, paired with the candidate's output of the same name (or at
+	// the same position when the names differ and the counts match).
+	Tensors []string
+	// Limit stops after this many samples (0: all). A batch that would
+	// pass it is cut, unless the baseline has a fixed batch dimension:
+	// then only whole batches are used (at least one).
+	Limit int
+	// SQNROnly measures only the SQNR of the compared tensors: no
+	// accuracy, no per-sample fidelity, so outputs need no sample
+	// dimension (a detector's boxes, an intermediate tensor).
+	SQNROnly bool
+	// CacheBytes bounds the baseline outputs a Reference keeps in memory
+	// (0: DefaultCacheBytes; negative: none). Run keeps none.
+	CacheBytes int64
+	// Threads is ONNX Runtime's intra-op thread count (0: its default;
+	// the verbs resolve it first, see transform.Env).
 	Threads int
 	// Provider is the ONNX Runtime execution provider: "cpu" (default),
 	// "cuda" or "tensorrt".
 	Provider string
 	// Warmup untimed and Runs timed runs per model on the first batch;
-	// Runs 0 skips latency.
+	// Runs 0 skips latency (Run only).
 	Warmup, Runs int
 	// Progress receives progress (nil: none).
 	Progress progress.Reporter
@@ -81,6 +105,14 @@ type Accuracy struct {
 // CandidateResult compares one candidate with the baseline.
 type CandidateResult struct {
 	Fidelity FidelityResult
+	// Outputs is the SQNR of each compared tensor (Options.Tensors: by
+	// default every graph output), in the baseline's order over all
+	// samples; NaN for a tensor that is not float in both models or that
+	// the candidate lacks.
+	Outputs []TensorSQNR
+	// MinSQNR is the lowest SQNR in Outputs (NaN when none was measured):
+	// the figure of the min-sqnr gate.
+	MinSQNR float64
 	// AccuracyDrop is the baseline's accuracy minus the candidate's in
 	// percentage points (top1/top5 with labels; NaN otherwise).
 	AccuracyDrop float64
@@ -90,6 +122,12 @@ type CandidateResult struct {
 	// SizeRatio is candidate TotalBytes / baseline TotalBytes (NaN without
 	// files).
 	SizeRatio float64
+}
+
+// TensorSQNR is one tensor's SQNR against the baseline, in dB (see SQNR).
+type TensorSQNR struct {
+	Name string
+	SQNR float64
 }
 
 // Evaluation is the result of Run: Models[0] is the baseline, the rest
@@ -108,14 +146,6 @@ type Evaluation struct {
 	Elapsed    time.Duration
 }
 
-type subjectState struct {
-	sess   *ort.Session
-	output string
-	cls    Classification
-	reg    Regression
-	width  int
-}
-
 // Run measures the models on src: one pass over the data (every model runs
 // on each batch, so the data is read once), then interleaved latency on the
 // first batch, then sizes. models[0] is the baseline; with one model, Run is
@@ -130,97 +160,35 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 	if err := checkTiming(opts.Warmup, opts.Runs); err != nil {
 		return nil, err
 	}
-	if opts.Metric != "" {
-		if _, err := ParseMetric(string(opts.Metric)); err != nil {
-			return nil, err
-		}
+	if len(models) == 1 && opts.Tensors == nil {
+		opts.Tensors = []string{} // no candidate: no tensor to compare
 	}
-	if err := sameInputs(models); err != nil {
+	p, err := newPass(models, opts, nil)
+	if err != nil {
 		return nil, err
 	}
-	st := make([]*subjectState, len(models))
-	defer func() {
-		for _, s := range st {
-			if s != nil && s.sess != nil {
-				s.sess.Close()
-			}
-		}
-	}()
-	for i, m := range models {
-		out := opts.Output
-		if out == "" {
-			if len(m.Model.Proto.Graph.Output) == 0 {
-				return nil, fmt.Errorf("%s: the model has no outputs", m.Name)
-			}
-			out = m.Model.Proto.Graph.Output[0].GetName()
-		}
-		s, err := ort.NewSession(m.Model, ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, Outputs: []string{out}})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Name, err)
-		}
-		st[i] = &subjectState{sess: s, output: out}
+	defer p.close()
+	base := p.st[0]
+	ev, first, err := p.run(ctx, src, func(_ int, b *dataset.Batch) ([]*onnxio.Tensor, error) { return base.sess.Run(b.Inputs) }, rep)
+	if err != nil {
+		return nil, err
 	}
-
-	provider := opts.Provider
-	if provider == "" {
-		provider = "cpu"
-	}
-	ev := &Evaluation{Threads: opts.Threads, Provider: provider, Warmup: opts.Warmup, Runs: opts.Runs, Metric: opts.Metric}
-	fid := make([]Fidelity, len(models)-1)
-	var first map[string]*onnxio.Tensor
-	ph := rep.Phase("evaluate", int64(src.Len()))
-	for {
-		if err := ctx.Err(); err != nil {
-			ph.Done()
-			return nil, err
-		}
-		b, err := src.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			ph.Done()
-			return nil, err
-		}
-		if b.N <= 0 {
-			continue
-		}
-		if err := ev.addBatch(models, st, fid, b); err != nil {
-			ph.Done()
-			return nil, err
-		}
-		if first == nil {
-			first = make(map[string]*onnxio.Tensor, len(b.Inputs))
-			for k, t := range b.Inputs {
-				first[k] = t.Clone()
-			}
-			ev.BatchSize = b.N
-		}
-		ph.Add(int64(b.N))
-	}
-	ph.Done()
-	if ev.Samples == 0 {
-		return nil, errors.New("the data set has no samples")
-	}
-
-	for i, m := range models {
-		r := ModelResult{Name: m.Name, Path: m.Path, Output: st[i].output}
-		if ev.Labels {
-			r.Accuracy = st[i].accuracy(ev.Metric, int64(ev.Samples))
-		}
-		ev.Models = append(ev.Models, r)
-	}
-	for i := range fid {
-		c := CandidateResult{Fidelity: fid[i].Result(), AccuracyDrop: math.NaN(), Speedup: math.NaN(), SizeRatio: math.NaN()}
-		if a, b := ev.Models[0].Accuracy, ev.Models[i+1].Accuracy; a != nil && b != nil && a.Metric.IsClassification() {
-			c.AccuracyDrop = accuracyDrop(a, b)
-		}
-		ev.Candidates = append(ev.Candidates, c)
-	}
-
+	ev.Warmup, ev.Runs = opts.Warmup, opts.Runs
 	if opts.Runs > 0 {
-		if err := ev.time(ctx, st, first, opts, rep); err != nil {
+		sessions := make([]*ort.Session, len(p.st))
+		for i, s := range p.st {
+			sessions[i] = s.sess
+		}
+		t, err := TimeSessions(ctx, sessions, first, TimingOptions{Warmup: opts.Warmup, Runs: opts.Runs, Progress: rep})
+		if err != nil {
 			return nil, err
+		}
+		for i := range p.st {
+			l := Summarize(t.Times[i], ev.BatchSize, opts.Threads, opts.Warmup)
+			ev.Models[i].Latency = &l
+			if i > 0 {
+				ev.Candidates[i-1].Speedup = t.Speedup(i)
+			}
 		}
 	}
 	for i, m := range models {
@@ -242,134 +210,6 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 	}
 	ev.Elapsed = time.Since(start)
 	return ev, nil
-}
-
-// accuracyDrop in points, from the correct counts (one division each, so a
-// model compared with itself drops exactly 0).
-func accuracyDrop(base, cand *Accuracy) float64 {
-	if base.Metric == Top5 {
-		return 100 * (float64(base.Top5Correct)/float64(base.Samples) - float64(cand.Top5Correct)/float64(cand.Samples))
-	}
-	return 100 * (float64(base.Top1Correct)/float64(base.Samples) - float64(cand.Top1Correct)/float64(cand.Samples))
-}
-
-func (ev *Evaluation) addBatch(models []Subject, st []*subjectState, fid []Fidelity, b *dataset.Batch) error {
-	if ev.Samples == 0 {
-		ev.Labels = b.Labels != nil
-		if ev.Labels && ev.Metric == "" {
-			ev.Metric = Top1
-		}
-		if !ev.Labels && ev.Metric != "" {
-			return fmt.Errorf("--metric %s needs labels (--labels, an image folder's class folders, or a CSV label column)", ev.Metric)
-		}
-	}
-	if (b.Labels != nil) != ev.Labels {
-		return fmt.Errorf("batch at sample %d: labels present in some batches only", b.Index)
-	}
-	if ev.Labels && len(b.Labels) != b.N {
-		return fmt.Errorf("batch at sample %d: %d labels for %d samples", b.Index, len(b.Labels), b.N)
-	}
-	var ref []float32
-	for i, s := range st {
-		outs, err := s.sess.Run(b.Inputs)
-		if err != nil {
-			return fmt.Errorf("%s: batch at sample %d: %w", models[i].Name, b.Index, err)
-		}
-		y, err := outs[0].Float32s()
-		if err != nil {
-			return fmt.Errorf("%s: output %q: %w", models[i].Name, s.output, err)
-		}
-		k, err := rowWidth(len(y), b.N)
-		if err != nil {
-			return fmt.Errorf("%s: output %q %v: %w", models[i].Name, s.output, outs[0].Shape, err)
-		}
-		if s.width == 0 {
-			s.width = k
-		} else if s.width != k {
-			return fmt.Errorf("%s: output %q has %d values per sample at sample %d, %d before", models[i].Name, s.output, k, b.Index, s.width)
-		}
-		if ev.Labels {
-			if ev.Metric.IsClassification() {
-				if k < 2 {
-					return fmt.Errorf("%s: --metric %s needs a classifier output with a score per class; %q has %d value per sample (use --metric mse or mae)", models[i].Name, ev.Metric, s.output, k)
-				}
-				err = s.cls.Add(y, b.N, b.Labels)
-			} else {
-				err = s.reg.AddLabels(y, b.N, b.Labels)
-			}
-			if err != nil {
-				return fmt.Errorf("%s: batch at sample %d: %w", models[i].Name, b.Index, err)
-			}
-		}
-		if i == 0 {
-			ref = y
-			continue
-		}
-		if k != st[0].width {
-			return fmt.Errorf("%s: output %q has %d values per sample, the baseline's %q %d", models[i].Name, s.output, k, st[0].output, st[0].width)
-		}
-		if err := fid[i-1].Add(ref, y, b.N); err != nil {
-			return fmt.Errorf("%s: %w", models[i].Name, err)
-		}
-	}
-	ev.Samples += b.N
-	return nil
-}
-
-// accuracy summarizes s over the evaluation's samples (every model sees
-// every batch).
-func (s *subjectState) accuracy(m Metric, samples int64) *Accuracy {
-	a := &Accuracy{Metric: m}
-	if m.IsClassification() {
-		c := s.cls
-		a.Samples, a.Top1Correct, a.Top5Correct = c.Samples, c.Top1, c.Top5
-		a.Top1 = float64(c.Top1) / float64(c.Samples)
-		a.Top5 = float64(c.Top5) / float64(c.Samples)
-		a.Value = a.Top1
-		if m == Top5 {
-			a.Value = a.Top5
-		}
-		return a
-	}
-	a.Samples = samples
-	a.MSE, a.MAE = s.reg.MSE(), s.reg.MAE()
-	a.Value = a.MSE
-	if m == MAE {
-		a.Value = a.MAE
-	}
-	return a
-}
-
-func (ev *Evaluation) time(ctx context.Context, st []*subjectState, inputs map[string]*onnxio.Tensor, opts Options, rep progress.Reporter) error {
-	bound := make([]*ort.Bound, len(st))
-	defer func() {
-		for _, b := range bound {
-			if b != nil {
-				b.Close()
-			}
-		}
-	}()
-	runners := make([]func() error, len(st))
-	for i, s := range st {
-		b, err := s.sess.Bind(inputs)
-		if err != nil {
-			return err
-		}
-		bound[i] = b
-		runners[i] = b.RunDiscard
-	}
-	times, err := Interleaved(ctx, runners, opts.Warmup, opts.Runs, rep)
-	if err != nil {
-		return err
-	}
-	for i := range st {
-		l := Summarize(times[i], ev.BatchSize, opts.Threads, opts.Warmup)
-		ev.Models[i].Latency = &l
-		if i > 0 {
-			ev.Candidates[i-1].Speedup = MedianRatio(times[0], times[i])
-		}
-	}
-	return nil
 }
 
 // sameInputs checks that every candidate takes the baseline's inputs (by

@@ -32,7 +32,8 @@ type Options struct {
 	AllowSpinning bool
 	// OptimizedModelPath, if set, makes ORT write the graph it optimized.
 	OptimizedModelPath string
-	// ProfilePrefix, if set, enables ORT's profiler (see Session.EndProfiling).
+	// ProfilePrefix, if set, enables ORT's profiler: Close writes the
+	// profile, a JSON file whose name starts with this prefix.
 	ProfilePrefix string
 }
 

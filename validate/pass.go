@@ -1,0 +1,422 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+
+	"github.com/shrinkml/shrink/dataset"
+	"github.com/shrinkml/shrink/internal/progress"
+	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/onnxio/ort"
+)
+
+// A pass runs a baseline and candidates over a data set once and
+// accumulates every accuracy and fidelity figure. Run and Reference share
+// it: Run runs the baseline beside the candidates, a Reference serves the
+// baseline's outputs from its cache.
+type pass struct {
+	o      Options
+	models []Subject
+	st     []*subjectState
+	// tensors are the compared tensors, by the baseline's names.
+	tensors []string
+	fixed   bool
+	// shared is set when st[0]'s session belongs to a Reference.
+	shared bool
+}
+
+// subjectState is one model's session and accumulators in a pass.
+type subjectState struct {
+	sess   *ort.Session
+	output string // the compared output
+	outIdx int    // its position among the session's outputs
+	// at holds, per compared tensor, its position among the session's
+	// outputs (-1: the model lacks it or it is not a float tensor).
+	at    []int
+	cls   Classification
+	reg   Regression
+	width int
+	// Candidates only: fidelity of the compared output, SQNR sums of each
+	// compared tensor, and the tensors that could not be compared.
+	fid Fidelity
+	sq  []SQNRSum
+	bad []bool
+}
+
+// baselineFunc returns the baseline's outputs on batch number bi of a pass.
+type baselineFunc func(bi int, b *dataset.Batch) ([]*onnxio.Tensor, error)
+
+// newPass checks the models and opens a session for each; with base set,
+// the baseline's is base's (a Reference's), with fresh accumulators.
+func newPass(models []Subject, o Options, base *subjectState) (*pass, error) {
+	if o.Metric != "" {
+		if _, err := ParseMetric(string(o.Metric)); err != nil {
+			return nil, err
+		}
+	}
+	if o.Limit < 0 {
+		return nil, fmt.Errorf("sample limit %d must be >= 0", o.Limit)
+	}
+	if err := sameInputs(models); err != nil {
+		return nil, err
+	}
+	p := &pass{o: o, models: models, tensors: comparedTensors(models[0].Model, o), fixed: fixedBatch(models[0].Model)}
+	if base != nil {
+		p.st = append(p.st, &subjectState{sess: base.sess, output: base.output, outIdx: base.outIdx, at: base.at})
+		p.shared = true
+		models = models[1:]
+	}
+	for _, m := range models {
+		s, err := p.open(m, len(p.st) == 0)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.st = append(p.st, s)
+	}
+	return p, nil
+}
+
+// comparedTensors are Options.Tensors, or the baseline's graph outputs.
+func comparedTensors(base *onnxio.Model, o Options) []string {
+	if o.Tensors != nil {
+		return slices.Clone(o.Tensors)
+	}
+	var out []string
+	for _, v := range base.Proto.Graph.Output {
+		out = append(out, v.GetName())
+	}
+	return out
+}
+
+// open starts a session for m that fetches its compared output and the
+// compared tensors it has: named ones as they are, graph outputs only when
+// declared as float tensors (or undeclared), so that a sequence or map
+// output never reaches ONNX Runtime's output conversion.
+func (p *pass) open(m Subject, baseline bool) (*subjectState, error) {
+	s := &subjectState{output: p.o.Output, at: make([]int, len(p.tensors))}
+	outs := m.Model.Proto.Graph.Output
+	if s.output == "" {
+		if len(outs) == 0 {
+			return nil, fmt.Errorf("%s: the model has no outputs", m.Name)
+		}
+		s.output = outs[0].GetName()
+	}
+	fetch := []string{s.output}
+	if p.o.SQNROnly {
+		fetch, s.outIdx = nil, -1
+	}
+	declared := map[string]onnxio.ValueInfo{}
+	var names []string
+	for _, v := range outs {
+		declared[v.GetName()] = onnxio.DescribeValue(v)
+		names = append(names, v.GetName())
+	}
+	for k, t := range p.tensors {
+		s.at[k] = -1
+		name := t
+		if p.o.Tensors == nil && !baseline {
+			if _, ok := declared[t]; !ok {
+				if len(names) != len(p.tensors) {
+					continue
+				}
+				name = names[k] // same position, another name
+			}
+		}
+		if v, ok := declared[name]; ok && !(v.Kind == "tensor" && (v.DType == onnxio.Undefined || isFloat(v.DType))) {
+			continue
+		}
+		if i := slices.Index(fetch, name); i >= 0 {
+			s.at[k] = i
+			continue
+		}
+		s.at[k] = len(fetch)
+		fetch = append(fetch, name)
+	}
+	if len(fetch) == 0 {
+		fetch = []string{s.output} // a session fetches something
+	}
+	sess, err := ort.NewSession(m.Model, ort.Options{IntraOpThreads: p.o.Threads, Provider: p.o.Provider, Outputs: fetch})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name, err)
+	}
+	s.sess = sess
+	if !baseline {
+		s.sq = make([]SQNRSum, len(p.tensors))
+		s.bad = make([]bool, len(p.tensors))
+	}
+	return s, nil
+}
+
+func isFloat(d onnxio.DType) bool {
+	return d == onnxio.Float32 || d == onnxio.Float16 || d == onnxio.BFloat16 || d == onnxio.Float64
+}
+
+// close closes the sessions of the pass (the baseline's too).
+func (p *pass) close() {
+	for i, s := range p.st {
+		if i == 0 && p.shared {
+			continue
+		}
+		if s != nil && s.sess != nil {
+			s.sess.Close()
+			s.sess = nil
+		}
+	}
+}
+
+// fixedBatch reports whether a graph input declares a fixed first (batch)
+// dimension: such a model only takes whole batches.
+func fixedBatch(m *onnxio.Model) bool {
+	for _, in := range m.Graph().Inputs() {
+		if d := onnxio.DescribeValue(in).Shape; len(d) > 0 && d[0].Param == "" && d[0].Value > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// run reads src once (up to Options.Limit samples) and returns the
+// evaluation and a copy of the first batch's inputs. base gives the
+// baseline's outputs of each batch.
+func (p *pass) run(ctx context.Context, src dataset.Source, base baselineFunc, rep progress.Reporter) (*Evaluation, map[string]*onnxio.Tensor, error) {
+	provider := p.o.Provider
+	if provider == "" {
+		provider = "cpu"
+	}
+	ev := &Evaluation{Threads: p.o.Threads, Provider: provider, Metric: p.o.Metric}
+	total := int64(src.Len())
+	if p.o.Limit > 0 && (total < 0 || total > int64(p.o.Limit)) {
+		total = int64(p.o.Limit)
+	}
+	ph := rep.Phase("evaluate", total)
+	defer ph.Done()
+	var first map[string]*onnxio.Tensor
+	for bi := 0; p.o.Limit <= 0 || ev.Samples < p.o.Limit; bi++ {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		b, err := src.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if b.N <= 0 {
+			bi--
+			continue
+		}
+		if l := p.o.Limit; l > 0 && ev.Samples+b.N > l {
+			if p.fixed && ev.Samples > 0 {
+				break
+			}
+			if !p.fixed {
+				if b, err = dataset.Head(b, l-ev.Samples); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		if err := p.addBatch(ev, bi, b, base); err != nil {
+			return nil, nil, err
+		}
+		if first == nil {
+			first = make(map[string]*onnxio.Tensor, len(b.Inputs))
+			for k, t := range b.Inputs {
+				first[k] = t.Clone()
+			}
+			ev.BatchSize = b.N
+		}
+		ph.Add(int64(b.N))
+	}
+	if ev.Samples == 0 {
+		return nil, nil, errors.New("the data set has no samples")
+	}
+	p.result(ev)
+	return ev, first, nil
+}
+
+func (p *pass) addBatch(ev *Evaluation, bi int, b *dataset.Batch, base baselineFunc) error {
+	if p.o.SQNROnly {
+		return p.addSQNR(ev, bi, b, base)
+	}
+	if ev.Samples == 0 {
+		ev.Labels = b.Labels != nil
+		if ev.Labels && ev.Metric == "" {
+			ev.Metric = Top1
+		}
+		if !ev.Labels && ev.Metric != "" {
+			return fmt.Errorf("--metric %s needs labels (--labels, an image folder's class folders, or a CSV label column)", ev.Metric)
+		}
+	}
+	if (b.Labels != nil) != ev.Labels {
+		return fmt.Errorf("batch at sample %d: labels present in some batches only", b.Index)
+	}
+	if ev.Labels && len(b.Labels) != b.N {
+		return fmt.Errorf("batch at sample %d: %d labels for %d samples", b.Index, len(b.Labels), b.N)
+	}
+	var ref []float32
+	var refOuts []*onnxio.Tensor
+	for i, s := range p.st {
+		name := p.models[i].Name
+		var outs []*onnxio.Tensor
+		var err error
+		if i == 0 {
+			outs, err = base(bi, b)
+		} else {
+			outs, err = s.sess.Run(b.Inputs)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: batch at sample %d: %w", name, b.Index, err)
+		}
+		y, err := outs[s.outIdx].Float32s()
+		if err != nil {
+			return fmt.Errorf("%s: output %q: %w", name, s.output, err)
+		}
+		k, err := rowWidth(len(y), b.N)
+		if err != nil {
+			return fmt.Errorf("%s: output %q %v: %w", name, s.output, outs[s.outIdx].Shape, err)
+		}
+		if s.width == 0 {
+			s.width = k
+		} else if s.width != k {
+			return fmt.Errorf("%s: output %q has %d values per sample at sample %d, %d before", name, s.output, k, b.Index, s.width)
+		}
+		if ev.Labels {
+			if ev.Metric.IsClassification() {
+				if k < 2 {
+					return fmt.Errorf("%s: --metric %s needs a classifier output with a score per class; %q has %d value per sample (use --metric mse or mae)", name, ev.Metric, s.output, k)
+				}
+				err = s.cls.Add(y, b.N, b.Labels)
+			} else {
+				err = s.reg.AddLabels(y, b.N, b.Labels)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: batch at sample %d: %w", name, b.Index, err)
+			}
+		}
+		if i == 0 {
+			ref, refOuts = y, outs
+			continue
+		}
+		if k != p.st[0].width {
+			return fmt.Errorf("%s: output %q has %d values per sample, the baseline's %q %d", name, s.output, k, p.st[0].output, p.st[0].width)
+		}
+		if err := s.fid.Add(ref, y, b.N); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		p.compareTensors(s, refOuts, outs)
+	}
+	ev.Samples += b.N
+	return nil
+}
+
+// addSQNR is addBatch for Options.SQNROnly.
+func (p *pass) addSQNR(ev *Evaluation, bi int, b *dataset.Batch, base baselineFunc) error {
+	ref, err := base(bi, b)
+	if err != nil {
+		return fmt.Errorf("%s: batch at sample %d: %w", p.models[0].Name, b.Index, err)
+	}
+	for i, s := range p.st[1:] {
+		outs, err := s.sess.Run(b.Inputs)
+		if err != nil {
+			return fmt.Errorf("%s: batch at sample %d: %w", p.models[i+1].Name, b.Index, err)
+		}
+		p.compareTensors(s, ref, outs)
+	}
+	ev.Samples += b.N
+	return nil
+}
+
+// compareTensors adds one batch of every compared tensor to the
+// candidate's SQNR sums; a tensor missing, not float or of another size
+// in either model is marked as not comparable.
+func (p *pass) compareTensors(s *subjectState, ref, got []*onnxio.Tensor) {
+	base := p.st[0]
+	for k := range p.tensors {
+		if s.bad[k] {
+			continue
+		}
+		if base.at[k] < 0 || s.at[k] < 0 {
+			s.bad[k] = true
+			continue
+		}
+		a, b := ref[base.at[k]], got[s.at[k]]
+		if !isFloat(a.DType) || !isFloat(b.DType) || a.Len() != b.Len() {
+			s.bad[k] = true
+			continue
+		}
+		x, err1 := a.Float32s()
+		y, err2 := b.Float32s()
+		if err1 != nil || err2 != nil {
+			s.bad[k] = true
+			continue
+		}
+		s.sq[k].Add(x, y)
+	}
+}
+
+// result fills ev's models and candidates from the accumulators.
+func (p *pass) result(ev *Evaluation) {
+	for i, m := range p.models {
+		r := ModelResult{Name: m.Name, Path: m.Path, Output: p.st[i].output}
+		if ev.Labels {
+			r.Accuracy = p.st[i].accuracy(ev.Metric, int64(ev.Samples))
+		}
+		ev.Models = append(ev.Models, r)
+	}
+	for i, s := range p.st[1:] {
+		c := CandidateResult{Fidelity: s.fid.Result(), AccuracyDrop: math.NaN(), Speedup: math.NaN(), SizeRatio: math.NaN(), MinSQNR: math.NaN()}
+		if a, b := ev.Models[0].Accuracy, ev.Models[i+1].Accuracy; a != nil && b != nil && a.Metric.IsClassification() {
+			c.AccuracyDrop = accuracyDrop(a, b)
+		}
+		for k, name := range p.tensors {
+			t := TensorSQNR{Name: name, SQNR: math.NaN()}
+			if !s.bad[k] {
+				t.SQNR = s.sq[k].DB()
+				if math.IsNaN(c.MinSQNR) || t.SQNR < c.MinSQNR {
+					c.MinSQNR = t.SQNR
+				}
+			}
+			c.Outputs = append(c.Outputs, t)
+		}
+		ev.Candidates = append(ev.Candidates, c)
+	}
+}
+
+// accuracyDrop in points, from the correct counts (one division each, so a
+// model compared with itself drops exactly 0).
+func accuracyDrop(base, cand *Accuracy) float64 {
+	if base.Metric == Top5 {
+		return 100 * (float64(base.Top5Correct)/float64(base.Samples) - float64(cand.Top5Correct)/float64(cand.Samples))
+	}
+	return 100 * (float64(base.Top1Correct)/float64(base.Samples) - float64(cand.Top1Correct)/float64(cand.Samples))
+}
+
+// accuracy summarizes s over the evaluation's samples (every model sees
+// every batch).
+func (s *subjectState) accuracy(m Metric, samples int64) *Accuracy {
+	a := &Accuracy{Metric: m}
+	if m.IsClassification() {
+		c := s.cls
+		a.Samples, a.Top1Correct, a.Top5Correct = c.Samples, c.Top1, c.Top5
+		a.Top1 = float64(c.Top1) / float64(c.Samples)
+		a.Top5 = float64(c.Top5) / float64(c.Samples)
+		a.Value = a.Top1
+		if m == Top5 {
+			a.Value = a.Top5
+		}
+		return a
+	}
+	a.Samples = samples
+	a.MSE, a.MAE = s.reg.MSE(), s.reg.MAE()
+	a.Value = a.MSE
+	if m == MAE {
+		a.Value = a.MAE
+	}
+	return a
+}
