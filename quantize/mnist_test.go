@@ -1,6 +1,7 @@
 package quantize
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -161,5 +162,28 @@ func TestMNISTAcceptance(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The same quantization of the same model gives the same bytes (metadata
+// included), so a rerun of a pipeline does not change its output file.
+func TestQuantizeDeterministicBytes(t *testing.T) {
+	needORT(t)
+	var out [2][]byte
+	for i := range out {
+		m := fixture(t, "mnist_mlp.onnx")
+		qm, _, err := Quantize(context.Background(), m, Options{Calib: trainSource(t, 128, 64), SpeedAware: false})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(qm.Proto.MetadataProps) < 5 {
+			t.Fatalf("%d metadata entries", len(qm.Proto.MetadataProps))
+		}
+		if out[i], err = qm.Marshal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(out[0], out[1]) {
+		t.Error("two identical quantize runs wrote different bytes")
 	}
 }

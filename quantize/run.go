@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/shrinkml/shrink/dataset"
@@ -67,8 +69,9 @@ func (q *quantizer) run(ctx context.Context) (*onnxio.Model, *Report, error) {
 			rep.Speed.Int8Ms, rep.Speed.FloatMs, rep.Speed.Speedup, rep.Speed.Batch, rep.Speed.Threads)
 		rep.Warnings = append(rep.Warnings, w)
 	}
-	for k, val := range rep.metadata() {
-		v.m.SetMetadata(k, val)
+	md := rep.metadata()
+	for _, k := range slices.Sorted(maps.Keys(md)) { // sorted: the same run gives the same bytes
+		v.m.SetMetadata(k, md[k])
 	}
 	return v.m, rep, nil
 }
