@@ -125,16 +125,16 @@ func (opts *CompareOptions) check() (validate.Metric, error) {
 	if opts.Markdown != "" && opts.Markdown == opts.JUnit {
 		return "", usagef("--markdown and --junit name the same file %s", opts.Markdown)
 	}
-	// Refuse existing outputs before any work (the files are written
-	// atomically at the end, and checked again then).
-	if !opts.Force {
-		for _, p := range []string{opts.Markdown, opts.JUnit} {
-			if p == "" || p == "-" {
-				continue
-			}
-			if err := refuseExisting(p); err != nil {
-				return "", err
-			}
+	// Refuse outputs that may not be written before any work (the files
+	// are written atomically at the end, and checked again then).
+	inputs := append([]string{opts.Baseline}, opts.Candidates...)
+	inputs = append(inputs, opts.Data.Path, opts.Data.Labels)
+	for _, p := range []string{opts.Markdown, opts.JUnit} {
+		if p == "" || p == "-" {
+			continue
+		}
+		if err := checkOutput(p, opts.Force, inputs...); err != nil {
+			return "", err
 		}
 	}
 	return metric, nil

@@ -154,7 +154,7 @@ and why anything stayed float. See docs/quantize.md.`,
 // complete checks the flags and builds opts.Lib (without data sources):
 // bad values are usage errors before any work.
 func (opts *QuantizeOptions) complete(fs *pflag.FlagSet) error {
-	if err := opts.Out.check(opts.Model); err != nil {
+	if err := opts.Out.check(opts.Model, opts.Calib.Path, opts.Calib.Labels, opts.ValData, opts.ValLabels); err != nil {
 		return err
 	}
 	o := quantize.Options{
