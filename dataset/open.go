@@ -23,6 +23,8 @@ const DefaultBatchSize = 32
 // after it), a .csv file, or a folder of ONNX test_data_set_* subfolders or
 // input_*.pb files, or else of images (one subfolder per class). Every
 // error is one line naming the file and, where it applies, the input.
+// Batches holding NaN or infinite values are refused when they are read,
+// naming the input and the sample (see finiteSource).
 func Open(path string, inputs []onnxio.ValueInfo, opts Options) (Source, error) {
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("%s: the model has no inputs to feed", path)
@@ -42,11 +44,20 @@ func Open(path string, inputs []onnxio.ValueInfo, opts Options) (Source, error) 
 		}
 		return nil, err
 	}
-	if st.IsDir() {
-		if isONNXFolder(path) {
-			return openPB(path, inputs, opts)
-		}
-		return openImages(path, inputs, opts)
+	if st.IsDir() && !isONNXFolder(path) {
+		return openImages(path, inputs, opts) // pixels are finite
+	}
+	src, err := open(path, st.IsDir(), inputs, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &finiteSource{Source: src, path: path}, nil
+}
+
+// open picks the reader of stored numbers by the path's form.
+func open(path string, dir bool, inputs []onnxio.ValueInfo, opts Options) (Source, error) {
+	if dir {
+		return openPB(path, inputs, opts)
 	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npy":
