@@ -40,8 +40,8 @@ type InspectReport struct {
 	InfWeights   int64             `json:"inf_weights"`
 	// NonFinite lists the weights holding NaN or infinite values.
 	NonFinite []onnxio.WeightNonFinite `json:"non_finite_weights"`
-	Metadata     map[string]string `json:"metadata"`
-	Shrink       map[string]string `json:"shrink"`
+	Metadata  map[string]string        `json:"metadata"`
+	Shrink    map[string]string        `json:"shrink"`
 }
 
 // InspectExternal describes external data files.
