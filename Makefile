@@ -47,6 +47,7 @@ test: setup test-data test-tools lint
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./onnxio/
 	$(GO) test -run '^$$' -fuzz '^FuzzNpyHeader$$' -fuzztime $(FUZZTIME) ./dataset/
+	$(GO) test -run '^$$' -fuzz '^FuzzCalibrate$$' -fuzztime $(FUZZTIME) ./quantize/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./...

@@ -78,10 +78,13 @@ func Quantize(ctx context.Context, m *onnxio.Model, o Options) (*onnxio.Model, *
 	for i, n := range m.Proto.Graph.Node {
 		q.index[n] = i
 	}
-	// Selection errors (an exclusion matching nothing) come before any
-	// expensive work.
+	// Selection errors (an exclusion matching nothing) and non-finite
+	// weights come before any expensive work.
 	order, _ := m.Graph().TopoOrder()
 	if _, err := selectNodes(order, &q.o); err != nil {
+		return nil, nil, err
+	}
+	if err := checkWeights(m); err != nil {
 		return nil, nil, err
 	}
 	if o.Calib != nil {
@@ -114,6 +117,35 @@ func checkBudgetData(ctx context.Context, o Options) error {
 		return transform.Errorf("Env.Val", nil, "has no labels, and a %s budget counts correct answers (give labels, or use %s)", validate.MaxAccuracyDrop, validate.MinAgreement)
 	}
 	return val.Reset()
+}
+
+// checkWeights fails, naming the weight and the node, when a weight of a
+// compute node (Conv, ConvTranspose, MatMul, Gemm) holds a NaN or an
+// infinity: int8 has no code for them, and the float model computes
+// non-finite values from them anyway. It runs before calibration, which
+// would otherwise spend minutes on a model that cannot be quantized.
+func checkWeights(m *onnxio.Model) error {
+	g := m.Graph()
+	seen := map[string]bool{}
+	for _, n := range m.Proto.Graph.Node {
+		if h := handlerFor(n); h == nil || h.Kind != Compute {
+			continue
+		}
+		for k, in := range n.Input {
+			if in == "" || seen[in] || !g.IsWeight(in) {
+				continue
+			}
+			seen[in] = true
+			t, err := g.Weight(in)
+			if err != nil {
+				continue // not decodable as numbers: the writers say why if it matters
+			}
+			if i, v := t.FirstNonFinite(); i >= 0 {
+				return fmt.Errorf("weight %q (input %d of node %q, %s) has a non-finite value (%g at flat index %d): quantization needs finite weights (shrink inspect lists them)", in, k, nodeLabel(n), n.GetOpType(), v, i)
+			}
+		}
+	}
+	return nil
 }
 
 func hasConvBN(m *onnxio.Model) bool {
