@@ -24,8 +24,8 @@ type Histogram struct {
 	// NaN and infinite values skipped.
 	Min, Max    float32
 	N, NaN, Inf int64
-	zeros    int64 // all-zero batches seen before the range was known
-	started  bool
+	zeros       int64 // all-zero batches seen before the range was known
+	started     bool
 }
 
 // NewHistogram returns an empty histogram with bins bins per side.
