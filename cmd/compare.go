@@ -168,6 +168,10 @@ func compareRun(ctx context.Context, opts *CompareOptions) error {
 	}
 	results := validate.CheckGates(ev, opts.Gates)
 	doc := report.NewCompare(ev, results, report.Meta{Tool: "shrink " + Version, Data: opts.Data.Path, Labels: opts.Data.Labels})
+	warnNonFinite(opts.IO, doc.Baseline, doc.Data)
+	for _, c := range doc.Candidates {
+		warnNonFinite(opts.IO, c.Model, doc.Data)
+	}
 
 	md := doc.Markdown()
 	if opts.Markdown != "" && opts.Markdown != "-" {

@@ -214,6 +214,7 @@ func evalRun(ctx context.Context, opts *EvalOptions) error {
 		return err // validate's errors name the model
 	}
 	doc := report.NewEval(ev, report.Meta{Tool: "shrink " + Version, Data: opts.Data.Path, Labels: opts.Data.Labels})
+	warnNonFinite(opts.IO, doc.Model, doc.Data)
 	if opts.JSON {
 		return opts.IO.WriteJSON(doc)
 	}
@@ -253,6 +254,19 @@ func printEval(io *IOStreams, d *report.Eval) {
 	if s := m.Size; s != nil {
 		p("size       %s on disk, %s gzipped; %d parameters, %d non-zero\n", report.HumanBytes(s.TotalBytes), report.HumanBytes(s.GzipBytes), s.Parameters, s.NonZero)
 	}
+}
+
+// warnNonFinite warns when a model's outputs held NaN or infinite values:
+// its figures mean little, and such samples were counted wrong.
+func warnNonFinite(ios *IOStreams, m report.Model, d report.Data) {
+	if m.NonFinite == 0 {
+		return
+	}
+	wrong := ""
+	if m.Accuracy != nil {
+		wrong = "; they count as wrong"
+	}
+	ios.Warnf("%s: %d of %d samples give non-finite outputs (NaN or infinity) on output %q%s", m.Name, m.NonFinite, d.Samples, m.Output, wrong)
 }
 
 func evalPercent(v *float64) string {

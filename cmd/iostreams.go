@@ -37,8 +37,16 @@ func SystemIO() *IOStreams {
 func (s *IOStreams) Printf(format string, a ...any) { fmt.Fprintf(s.Out, format, a...) }
 
 // Warnf writes a warning line to stderr (even with -q: warnings matter).
+// With --json, stderr is an NDJSON stream and the warning is one event of
+// it: {"event":"warning","message":"…"}.
 func (s *IOStreams) Warnf(format string, a ...any) {
-	fmt.Fprintf(s.ErrOut, "warning: "+format+"\n", a...)
+	msg := fmt.Sprintf(format, a...)
+	if s.JSON {
+		b, _ := json.Marshal(progressEvent{Event: "warning", Message: msg})
+		s.ErrOut.Write(append(b, '\n'))
+		return
+	}
+	fmt.Fprintf(s.ErrOut, "warning: %s\n", msg)
 }
 
 // Infof writes an informational line to stderr unless -q.

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	"github.com/shrinkml/shrink/internal/mnist"
+	"github.com/shrinkml/shrink/internal/schemacheck"
 	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/report"
 )
 
 // runWithin runs the CLI and fails the test when it does not return
@@ -154,5 +157,44 @@ func TestQuantizeOverflowingActivationsAndInterrupt(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "q2.onnx")); err == nil {
 		t.Fatal("output left behind")
+	}
+}
+
+// eval counts samples with non-finite outputs as wrong and warns; they
+// used to pass as "top5 100%".
+func TestEvalNonFiniteOutputsCountWrong(t *testing.T) {
+	dir := t.TempDir()
+	bad := withWeight(t, dir, "fc3.bias", 2, float32(math.NaN()))
+	images, labels := mnistNpy(t, dir)
+	out, stderr, code := runCLI(t, false, "eval", bad, "--data", images, "--labels", labels, "--limit", "500", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if err := schemacheck.Validate("eval.schema.json", []byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	var doc report.Eval
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	a := doc.Model.Accuracy
+	if doc.Model.NonFinite != 500 || a == nil || *a.Top1Correct != 0 || *a.Top5Correct != 0 {
+		t.Fatalf("non-finite %d, accuracy %+v", doc.Model.NonFinite, a)
+	}
+	// With --json the warning is an NDJSON event on stderr.
+	var ev struct{ Event, Message string }
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("stderr line is not JSON: %q", line)
+		}
+		found = found || ev.Event == "warning" && strings.Contains(ev.Message, "500 of 500 samples give non-finite outputs")
+	}
+	if !found {
+		t.Fatalf("no warning event: %s", stderr)
+	}
+	_, stderr, _ = runCLI(t, false, "eval", bad, "--data", images, "--labels", labels, "--limit", "100", "-q")
+	if !strings.HasPrefix(stderr, "warning: ") || !strings.Contains(stderr, "count as wrong") {
+		t.Fatalf("stderr %q", stderr)
 	}
 }

@@ -60,6 +60,9 @@ type Model struct {
 	Latency *Latency `json:"latency"`
 	// Size is null for a model without a file.
 	Size *Size `json:"size"`
+	// NonFinite counts the samples whose output holds a NaN or an
+	// infinity (with labels they count as wrong).
+	NonFinite int64 `json:"non_finite_outputs"`
 }
 
 // Accuracy against the labels.
@@ -218,7 +221,7 @@ func data(ev *validate.Evaluation, meta Meta) Data {
 }
 
 func model(r validate.ModelResult) Model {
-	m := Model{Name: r.Name, Path: r.Path, Output: r.Output}
+	m := Model{Name: r.Name, Path: r.Path, Output: r.Output, NonFinite: r.NonFinite}
 	if a := r.Accuracy; a != nil {
 		d := &Accuracy{Metric: string(a.Metric), Value: num(a.Value), Samples: a.Samples}
 		if a.Metric.IsClassification() {

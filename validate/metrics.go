@@ -40,6 +40,9 @@ type Classification struct {
 	Samples int64
 	Top1    int64 // samples whose highest score is the label's (first maximum wins ties)
 	Top5    int64 // samples with fewer than 5 scores strictly above the label's
+	// NonFinite counts the samples with a NaN or infinite score: they are
+	// counted wrong (their ranking means nothing).
+	NonFinite int64
 }
 
 // Add scores one batch: scores holds n rows of k = len(scores)/n values,
@@ -58,6 +61,10 @@ func (c *Classification) Add(scores []float32, n int, labels []int64) error {
 		if l < 0 || l >= int64(k) {
 			return fmt.Errorf("label %d at sample %d is outside the output's %d classes", l, c.Samples+int64(i), k)
 		}
+		if !finite(row) {
+			c.NonFinite++
+			continue
+		}
 		if argmax(row) == int(l) {
 			c.Top1++
 		}
@@ -73,6 +80,16 @@ func (c *Classification) Add(scores []float32, n int, labels []int64) error {
 	}
 	c.Samples += int64(n)
 	return nil
+}
+
+// finite reports whether every value of x is finite.
+func finite(x []float32) bool {
+	for _, v := range x {
+		if v-v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Regression accumulates the mean squared and mean absolute error of an

@@ -314,3 +314,21 @@ func TestParseMetric(t *testing.T) {
 		t.Error("top3 accepted")
 	}
 }
+
+// A row with a NaN or an infinite score counts wrong for top-1 and
+// top-5 (a NaN score was "not above" every other and so always top-5).
+func TestClassificationNonFiniteRowsWrong(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	var c Classification
+	scores := []float32{
+		nan, 1, 0, // label 1 would win without the NaN
+		0, inf, 0, // +Inf at the label
+		0, 2, 1, // finite: right
+	}
+	if err := c.Add(scores, 3, []int64{1, 1, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Samples != 3 || c.Top1 != 1 || c.Top5 != 1 || c.NonFinite != 2 {
+		t.Fatalf("%+v", c)
+	}
+}

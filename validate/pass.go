@@ -40,6 +40,9 @@ type subjectState struct {
 	cls   Classification
 	reg   Regression
 	width int
+	// nonFinite counts the samples whose compared output holds a NaN or
+	// an infinity.
+	nonFinite int64
 	// Candidates only: fidelity of the compared output, SQNR sums of each
 	// compared tensor, and the tensors that could not be compared.
 	fid Fidelity
@@ -286,6 +289,11 @@ func (p *pass) addBatch(ev *Evaluation, bi int, b *dataset.Batch, base baselineF
 		} else if s.width != k {
 			return fmt.Errorf("%s: output %q has %d values per sample at sample %d, %d before", name, s.output, k, b.Index, s.width)
 		}
+		for j := 0; j < b.N; j++ {
+			if !finite(y[j*k : (j+1)*k]) {
+				s.nonFinite++
+			}
+		}
 		if ev.Labels {
 			if ev.Metric.IsClassification() {
 				if k < 2 {
@@ -363,7 +371,7 @@ func (p *pass) compareTensors(s *subjectState, ref, got []*onnxio.Tensor) {
 // result fills ev's models and candidates from the accumulators.
 func (p *pass) result(ev *Evaluation) {
 	for i, m := range p.models {
-		r := ModelResult{Name: m.Name, Path: m.Path, Output: p.st[i].output}
+		r := ModelResult{Name: m.Name, Path: m.Path, Output: p.st[i].output, NonFinite: p.st[i].nonFinite}
 		if ev.Labels {
 			r.Accuracy = p.st[i].accuracy(ev.Metric, int64(ev.Samples))
 		}

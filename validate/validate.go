@@ -86,6 +86,9 @@ type ModelResult struct {
 	Latency *Latency
 	// Size is nil when the model has no file.
 	Size *Size
+	// NonFinite counts the samples whose output holds a NaN or an
+	// infinity (with labels they count as wrong).
+	NonFinite int64
 }
 
 // Accuracy of a model against labels.
