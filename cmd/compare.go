@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/ort"
@@ -234,10 +232,17 @@ func printCompare(ios *IOStreams, d *report.Compare) {
 	if d.Settings.Metric != nil {
 		metric = *d.Settings.Metric
 	}
-	ios.Printf("data %s: %d samples, batch %d, metric %s, threads %d, %d timed runs after %d warm-up\n\n",
-		d.Data.Path, d.Data.Samples, d.Data.BatchSize, metric, d.Settings.Threads, d.Settings.Runs, d.Settings.Warmup)
-	tw := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "model\t"+metric+"\tdrop pts\tagree\tcosine\tSQNR dB\tKL\tmax|Δ|\tp50 ms\tspeedup\tsize\tratio\tgzip")
+	timing := "latency not measured"
+	if d.Settings.Runs > 0 {
+		timing = fmt.Sprintf("%s after %d warm-up", plural(d.Settings.Runs, "timed run", "timed runs"), d.Settings.Warmup)
+	}
+	ios.Printf("data %s: %s, batch %d, metric %s, threads %d, %s\n\n",
+		d.Data.Path, plural(d.Data.Samples, "sample", "samples"), d.Data.BatchSize, metric, d.Settings.Threads, timing)
+	t := &table{
+		rows: [][]string{{"model", metric, "drop pts", "agree", "cosine", "SQNR dB", "KL", "max|Δ|", "p50 ms", "speedup", "size", "ratio", "gzip"}},
+		// Least telling first: what the others imply or the JSON has.
+		drop: []string{"gzip", "max|Δ|", "cosine", "KL", "ratio", "p50 ms", "agree"},
+	}
 	row := func(name string, m report.Model, c *report.Candidate) {
 		cells := []string{name, cmpAcc(m.Accuracy)}
 		if c == nil {
@@ -269,14 +274,18 @@ func printCompare(ios *IOStreams, d *report.Compare) {
 		} else {
 			cells = append(cells, "-", "", "-")
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		t.rows = append(t.rows, cells)
 	}
 	row(d.Baseline.Name+" (baseline)", d.Baseline, nil)
 	for i := range d.Candidates {
 		c := &d.Candidates[i]
 		row(c.Name, c.Model, c)
 	}
-	tw.Flush()
+	width := 0
+	if ios.StdoutTTY {
+		width = ios.Columns
+	}
+	t.write(ios.Out, width)
 	if len(d.Gates) > 0 {
 		ios.Printf("\n")
 		for _, g := range d.Gates {

@@ -18,6 +18,9 @@ type IOStreams struct {
 
 	StdoutTTY bool
 	StderrTTY bool
+	// Columns is the width of the terminal stdout is (0: unknown, or not a
+	// terminal): tables narrow themselves to it.
+	Columns int
 
 	Quiet   bool
 	Verbose bool
@@ -26,11 +29,17 @@ type IOStreams struct {
 
 // SystemIO returns streams on the process's stdin/stdout/stderr.
 func SystemIO() *IOStreams {
-	return &IOStreams{
+	s := &IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		StdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		StderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 	}
+	if s.StdoutTTY {
+		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
+			s.Columns = w
+		}
+	}
+	return s
 }
 
 // Printf writes human output to stdout.

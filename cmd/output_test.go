@@ -153,3 +153,27 @@ func TestDemoRefusesNonRegularFiles(t *testing.T) {
 		t.Fatal("demo wrote through a symbolic link")
 	}
 }
+
+// The compare table fits the terminal by dropping the least telling
+// columns; off a terminal, or wide enough, it keeps them all.
+func TestTableFitsTerminal(t *testing.T) {
+	tb := &table{
+		rows: [][]string{{"model", "top1", "gzip", "cosine"}, {"a-long-model-name.onnx", "99.1%", "1.2 MiB", "0.99999"}},
+		drop: []string{"gzip", "cosine"},
+	}
+	var full, narrow, none strings.Builder
+	tb.write(&full, 200)
+	tb.write(&narrow, 35)
+	tb.write(&none, 0)
+	if !strings.Contains(full.String(), "gzip") || !strings.Contains(full.String(), "cosine") || none.String() != full.String() {
+		t.Fatalf("full:\n%s\nnone:\n%s", full.String(), none.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(narrow.String()), "\n") {
+		if len([]rune(line)) > 35 {
+			t.Fatalf("line wider than 35: %q", line)
+		}
+	}
+	if strings.Contains(narrow.String(), "gzip") || !strings.Contains(narrow.String(), "top1") {
+		t.Fatalf("narrow:\n%s", narrow.String())
+	}
+}

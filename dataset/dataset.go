@@ -86,6 +86,10 @@ type Options struct {
 	// BatchSize is an error). ONNX test_data_set folders ignore it: each
 	// set is one batch.
 	BatchSize int
+	// BatchDefault marks BatchSize as a default rather than a request (the
+	// CLI's --batch left unset): a model with a fixed batch dimension then
+	// gets its own size instead of an error.
+	BatchDefault bool
 	// Limit stops after this many samples (0: all).
 	Limit int
 	// Labels is a path to labels (.npy of integers, or text, one per line).

@@ -156,7 +156,7 @@ func planBatches(path string, inputs []onnxio.ValueInfo, opts Options) (batchPla
 		axes = nil
 	}
 	if fixed > 0 {
-		if opts.BatchSize != 0 && int64(opts.BatchSize) != fixed {
+		if opts.BatchSize != 0 && !opts.BatchDefault && int64(opts.BatchSize) != fixed {
 			return batchPlan{}, fmt.Errorf("%s: input %q has a fixed batch size of %d; batch size %d cannot be used", path, from, fixed, opts.BatchSize)
 		}
 		return batchPlan{size: int(fixed), fixed: true, axes: axes}, nil
