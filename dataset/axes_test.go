@@ -138,3 +138,20 @@ func TestScalarAndInnerBatchAxisFromNpz(t *testing.T) {
 	_, err = dataset.Open(bad2, vadInputs(), dataset.Options{})
 	wantErr(t, err, `input "sr"`, "rank 1, want 0")
 }
+
+// A default batch size gives way to a model's fixed batch dimension; a
+// requested one that differs is an error.
+func TestBatchDefaultYieldsToFixedBatch(t *testing.T) {
+	p := writeNpy(t, filepath.Join(t.TempDir(), "x.npy"), tensor(t, "x", []int64{6, 2}, iota32(12)))
+	in := []onnxio.ValueInfo{vi("x", onnxio.Float32, 3, 2)}
+	s, err := dataset.Open(p, in, dataset.Options{BatchSize: 64, BatchDefault: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sizes(drain(t, s)); len(got) != 2 || got[0] != 3 {
+		t.Fatalf("batch sizes %v", got)
+	}
+	s.Close()
+	_, err = dataset.Open(p, in, dataset.Options{BatchSize: 64})
+	wantErr(t, err, "fixed batch size of 3", "batch size 64")
+}
