@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/shrinkml/shrink/internal/schemacheck"
 )
 
 // outputCases builds, in dir, an input model and the output paths no verb
@@ -175,5 +177,26 @@ func TestTableFitsTerminal(t *testing.T) {
 	}
 	if strings.Contains(narrow.String(), "gzip") || !strings.Contains(narrow.String(), "top1") {
 		t.Fatalf("narrow:\n%s", narrow.String())
+	}
+}
+
+// version --json carries its schema field and the commit when known.
+func TestVersionJSON(t *testing.T) {
+	old := Commit
+	Commit = "0123456789ab"
+	defer func() { Commit = old }()
+	out, stderr, code := runCLI(t, false, "version", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if err := schemacheck.Validate("version.schema.json", []byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"commit": "0123456789ab"`) {
+		t.Fatal(out)
+	}
+	human, _, _ := runCLI(t, false, "version")
+	if !strings.Contains(human, "commit 0123456789ab") {
+		t.Fatal(human)
 	}
 }
