@@ -35,10 +35,10 @@ func addDataFlags(fs *pflag.FlagSet, d *DataOptions) {
 	fs.IntVar(&d.Limit, "limit", 0, "use only the first N samples (0: all)")
 	fs.IntSliceVar(&d.Resize, "resize", nil, "image folders: resize to H,W, or the short side to S")
 	fs.IntSliceVar(&d.Crop, "crop", nil, "image folders: center crop to H,W or SxS, after --resize")
-	fs.Float32SliceVar(&d.Mean, "mean", nil, "image folders: per-channel mean subtracted after --scale (one value, or one per channel)")
-	fs.Float32SliceVar(&d.Std, "std", nil, "image folders: per-channel standard deviation divided by after --mean")
+	fs.Var(float32List{&d.Mean}, "mean", "image folders: per-channel mean subtracted after --scale (one value, or one per channel)")
+	fs.Var(float32List{&d.Std}, "std", "image folders: per-channel standard deviation divided by after --mean")
 	fs.StringVar(&d.Layout, "layout", "", "image folders: nchw or nhwc (default: from the model's input shape)")
-	fs.Float32Var(&d.Scale, "scale", 0, "image folders: multiply pixel values (0..255) by this first (default 1/255)")
+	fs.Float32Var(&d.Scale, "scale", 0, "image folders: multiply pixel values (0..255) by this first (0: 1/255)")
 	fs.StringSliceVar(&d.Columns, "columns", nil, "CSV: the header names of the input columns (default: all but the label column)")
 	fs.StringVar(&d.LabelColumn, "label-column", "", "CSV: the header name of the label column")
 }

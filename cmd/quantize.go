@@ -132,7 +132,7 @@ and why anything stayed float. See docs/quantize.md.`,
 	fs.StringVar(&opts.Format, "format", string(quantize.QDQ), "static models: qdq (QuantizeLinear/DequantizeLinear pairs) or qoperator (QLinearConv, QGemm, …)")
 	fs.StringVar(&opts.Activations, "activations", "uint8", "activation type: uint8 (asymmetric) or int8 (symmetric)")
 	fs.BoolVar(&opts.PerTensor, "per-tensor", false, "one weight scale per tensor instead of per output channel")
-	fs.StringSliceVar(&opts.OpTypes, "op-types", nil, "quantize only these op types (default "+strings.Join(quantize.DefaultOpTypes, ",")+")")
+	fs.StringSliceVar(&opts.OpTypes, "op-types", nil, "quantize only these op types (none given: "+strings.Join(quantize.DefaultOpTypes, ",")+"; --preset transformer picks its own)")
 	fs.StringArrayVar(&opts.Exclude, "exclude", nil, "keep this node in float: a node name, or re:REGEX on node names (repeatable; must match a node)")
 	fs.IntVar(&opts.KeepFirst, "keep-first", 0, "keep the first N Conv/ConvTranspose/MatMul/Gemm nodes in float (--keep-first alone: 1; give N as --keep-first=N)")
 	fs.Lookup("keep-first").NoOptDefVal = "1"
