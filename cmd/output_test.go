@@ -112,6 +112,7 @@ func TestOutputsAreCheckedFirstAndOnlyRegularFilesReplaced(t *testing.T) {
 				"quantize":           append([]string{"quantize", input, "-o", c.path, "--mode", "dynamic", "-q"}, f...),
 				"compare --markdown": append([]string{"compare", input, input, "--data", data, "--markdown", c.path, "-q"}, f...),
 				"compare --junit":    append([]string{"compare", input, input, "--data", data, "--junit", c.path, "-q"}, f...),
+				"report":             append([]string{"report", input, "-o", c.path, "--format", "md", "-q"}, f...),
 			}
 			for verb, args := range runs {
 				_, stderr, code := runCLI(t, false, append(args, noORT...)...)
