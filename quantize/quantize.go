@@ -75,13 +75,13 @@ func Quantize(ctx context.Context, m *onnxio.Model, o Options) (*onnxio.Model, *
 		}
 	}
 	m = q.m
-	for i, n := range m.Proto.Graph.Node {
+	for i, n := range allNodes(m.Proto.Graph) {
 		q.index[n] = i
 	}
 	// Selection errors (an exclusion matching nothing) and non-finite
 	// weights come before any expensive work.
 	order, _ := m.Graph().TopoOrder()
-	if _, err := selectNodes(order, &q.o); err != nil {
+	if _, err := selectNodes(order, subNodes(scopes(m.Proto.Graph, nil)), &q.o); err != nil {
 		return nil, nil, err
 	}
 	if err := checkWeights(m); err != nil {
@@ -125,9 +125,23 @@ func checkBudgetData(ctx context.Context, o Options) error {
 // non-finite values from them anyway. It runs before calibration, which
 // would otherwise spend minutes on a model that cannot be quantized.
 func checkWeights(m *onnxio.Model) error {
-	g := m.Graph()
-	seen := map[string]bool{}
+	type scoped struct {
+		g *onnxio.Graph
+		n *onnxpb.NodeProto
+	}
+	var nodes []scoped
 	for _, n := range m.Proto.Graph.Node {
+		nodes = append(nodes, scoped{m.Graph(), n})
+	}
+	for _, sc := range scopes(m.Proto.Graph, nil) {
+		sc.open()
+		for _, n := range sc.sg.Node {
+			nodes = append(nodes, scoped{sc.g, n})
+		}
+	}
+	seen := map[string]bool{}
+	for _, sn := range nodes {
+		g, n := sn.g, sn.n
 		if h := handlerFor(n); h == nil || h.Kind != Compute {
 			continue
 		}
@@ -265,18 +279,21 @@ func (q *quantizer) buildAs(float map[int]string, format Format) (*variant, erro
 	if err != nil {
 		return nil, err
 	}
-	sel, err := selectNodes(order, &q.o)
+	// Subgraph nodes (If/Loop/Scan bodies) are quantized in dynamic mode.
+	var sub []*scope
+	if q.o.Mode == Dynamic {
+		sub = scopes(m.Proto.Graph, nil)
+	}
+	sel, err := selectNodes(order, subNodes(sub), &q.o)
 	if err != nil {
 		return nil, err
 	}
 	byNode := map[*onnxpb.NodeProto]string{}
-	for i, n := range m.Proto.Graph.Node {
+	idx := map[*onnxpb.NodeProto]int{}
+	for i, n := range allNodes(m.Proto.Graph) {
 		if why := float[i]; why != "" {
 			byNode[n] = why
 		}
-	}
-	idx := map[*onnxpb.NodeProto]int{}
-	for i, n := range m.Proto.Graph.Node {
 		idx[n] = i
 	}
 	v := &variant{m: m, b: newBuilder(m), byIndex: map[int]*NodeState{}, idx: idx, floats: copyMap(float)}
@@ -296,7 +313,7 @@ func (q *quantizer) buildAs(float map[int]string, format Format) (*variant, erro
 			err = writeQOperator(v.b, v.plan)
 		}
 	case Dynamic:
-		v.plan, err = dynamicPlan(g, order, sel, q.st, &q.o, byNode)
+		v.plan, err = dynamicPlan(g, order, sub, sel, q.st, &q.o, byNode)
 		if err != nil {
 			return nil, err
 		}
