@@ -264,7 +264,7 @@ func (r *Report) metadata() map[string]string {
 		Node   string `json:"node"`
 		Reason string `json:"reason"`
 	}
-	var fl []floatNode
+	fl := []floatNode{} // "[]", never "null", when every node is int8
 	for _, n := range r.Nodes {
 		if !n.Int8 && n.Kind != PassThrough.String() && n.Kind != Activation.String() {
 			fl = append(fl, floatNode{n.Name, n.FloatReason})
