@@ -329,15 +329,18 @@ func printQuantize(ios *IOStreams, r *QuantizeResult) {
 	p("wrote      %s (%s, %.2f× smaller than %s)\n", r.Output, report.HumanBytes(r.OutputBytes), r.SizeRatio, report.HumanBytes(r.InputBytes))
 	p("mode       %s; weights int8 %s; activations %s\n", mode, map[bool]string{true: "per-channel", false: "per-tensor"}[rep.PerChannel], rep.ActivationType)
 	if c := rep.Calibration; c != nil {
-		p("calibrated %s on %d samples (%d tensors, %d pass(es))\n", c.Method, c.Samples, c.Tensors, c.Chunks)
+		p("calibrated %s on %s (%s, %s over the data)\n", c.Method, plural(c.Samples, "sample", "samples"), plural(c.Tensors, "tensor", "tensors"), plural(c.Chunks, "pass", "passes"))
 	}
-	share := "unknown"
+	share := "share of MACs in int8 unknown (no shapes observed)"
 	if rep.MACs.Int8Share != nil {
-		share = fmt.Sprintf("%.1f%%", 100**rep.MACs.Int8Share)
+		share = fmt.Sprintf("%.1f%% of MACs in int8", 100**rep.MACs.Int8Share)
 	}
-	p("int8       %d nodes, %d float; %s of MACs in int8\n", rep.Quantized, rep.Float, share)
+	p("int8       %s, %d float; %s\n", plural(rep.Quantized, "node", "nodes"), rep.Float, share)
 	if s := rep.Speed; s != nil {
-		p("speed      %.3f ms float → %.3f ms int8 = %.2f× (batch %d, %d threads; all-int8 was %.2f×)\n", s.FloatMs, s.Int8Ms, s.Speedup, s.Batch, s.Threads, s.AllInt8Speedup)
+		// The speedup is the median of paired ratios of interleaved runs,
+		// which is not the ratio of the two medians shown.
+		p("speed      %.2f× (median of %d paired run ratios; median run %.3f ms float, %.3f ms int8; batch %d, %d threads; all-int8 was %.2f×)\n",
+			s.Speedup, s.Runs, s.FloatMs, s.Int8Ms, s.Batch, s.Threads, s.AllInt8Speedup)
 	}
 	if a := rep.Accuracy; a != nil {
 		switch a.Metric {

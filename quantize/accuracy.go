@@ -93,7 +93,7 @@ func (q *quantizer) accuracyAware(ctx context.Context, v *variant, float map[int
 	// Report the reverts most sensitive first.
 	for _, k := range cands[:bestK+1] {
 		float[k] = bestFloat[k]
-		n := q.m.Proto.Graph.Node[k]
+		n := q.node(k)
 		rep.Reverted = append(rep.Reverted, Revert{Node: nodeLabel(n), Op: n.GetOpType(), Stage: "accuracy", Reason: bestFloat[k]})
 	}
 	return best, &bestAcc, nil

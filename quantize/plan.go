@@ -108,10 +108,10 @@ func selectNodes(order, sub []*onnxpb.NodeProto, o *Options) (*selection, error)
 	}
 	keep := map[*onnxpb.NodeProto]string{}
 	for i := 0; i < o.KeepFirst && i < len(compute); i++ {
-		keep[compute[i]] = fmt.Sprintf("first %d compute node(s) kept float (--keep-first)", o.KeepFirst)
+		keep[compute[i]] = fmt.Sprintf("first %s kept float (--keep-first)", plural(o.KeepFirst, "compute node", "compute nodes"))
 	}
 	for i := 0; i < o.KeepLast && i < len(compute); i++ {
-		keep[compute[len(compute)-1-i]] = fmt.Sprintf("last %d compute node(s) kept float (--keep-last)", o.KeepLast)
+		keep[compute[len(compute)-1-i]] = fmt.Sprintf("last %s kept float (--keep-last)", plural(o.KeepLast, "compute node", "compute nodes"))
 	}
 	var presetFloat map[*onnxpb.NodeProto]string
 	if o.Preset == Transformer {

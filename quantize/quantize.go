@@ -22,12 +22,19 @@ type quantizer struct {
 	o     Options
 	st    *Stats
 	index map[*onnxpb.NodeProto]int // float model node → index
+	// nodes lists the float model's nodes by index: the main graph's, then
+	// those of its subgraphs (allNodes).
+	nodes []*onnxpb.NodeProto
 	notes []string
 	// sample is the first calibration batch of batch samples, read once
-	// (see calibSample).
+	// (see calibSample); axes its inputs' batch axes (dataset.Batch.Axes).
 	sample map[string]*onnxio.Tensor
+	axes   map[string]int
 	batch  int
 }
+
+// node returns the float model's node of index i.
+func (q *quantizer) node(i int) *onnxpb.NodeProto { return q.nodes[i] }
 
 // variant is one quantized model built from the float one.
 type variant struct {
@@ -71,11 +78,12 @@ func Quantize(ctx context.Context, m *onnxio.Model, o Options) (*onnxio.Model, *
 			return nil, nil, err
 		}
 		if n > 0 {
-			q.notes = append(q.notes, fmt.Sprintf("folded %d BatchNormalization node(s) into the Conv before them", n))
+			q.notes = append(q.notes, fmt.Sprintf("folded %s into the Conv before them", plural(n, "BatchNormalization node", "BatchNormalization nodes")))
 		}
 	}
 	m = q.m
-	for i, n := range allNodes(m.Proto.Graph) {
+	q.nodes = allNodes(m.Proto.Graph)
+	for i, n := range q.nodes {
 		q.index[n] = i
 	}
 	// Selection errors (an exclusion matching nothing) and non-finite

@@ -294,3 +294,12 @@ func (r *Report) metadata() map[string]string {
 	}
 	return md
 }
+
+// plural writes a count with its noun in the right number: "1 node",
+// "2 nodes" (never "node(s)").
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -62,11 +62,11 @@ func (q *quantizer) run(ctx context.Context) (*onnxio.Model, *Report, error) {
 	}
 	q.warnLowSQNR(rep)
 	if v.b.holds > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("held %d float→int8 boundary(ies) after a float MaxPool with a Shape reader, so ORT does not move the QuantizeLinear up and run the MaxPool in slow NCHW uint8", v.b.holds))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("held %s after a float MaxPool with a Shape reader, so ORT does not move the QuantizeLinear up and run the MaxPool in slow NCHW uint8", plural(v.b.holds, "float→int8 boundary", "float→int8 boundaries")))
 	}
 	if rep.Speed != nil && rep.Speed.Slower {
-		w := fmt.Sprintf("THE QUANTIZED MODEL IS SLOWER THAN THE FLOAT ONE ON THIS CPU: %.3f ms vs %.3f ms (%.2f×) at batch %d with %d threads",
-			rep.Speed.Int8Ms, rep.Speed.FloatMs, rep.Speed.Speedup, rep.Speed.Batch, rep.Speed.Threads)
+		w := fmt.Sprintf("THE QUANTIZED MODEL IS SLOWER THAN THE FLOAT ONE ON THIS CPU: %.2f× (median of paired run ratios; median run %.3f ms int8 vs %.3f ms float) at batch %d with %d threads",
+			rep.Speed.Speedup, rep.Speed.Int8Ms, rep.Speed.FloatMs, rep.Speed.Batch, rep.Speed.Threads)
 		rep.Warnings = append(rep.Warnings, w)
 	}
 	md := rep.metadata()
@@ -89,10 +89,10 @@ func (q *quantizer) warnLowSQNR(rep *Report) {
 		if o.SQNR == nil || *o.SQNR >= thr || on == nil {
 			continue
 		}
-		w := fmt.Sprintf("output %q keeps only %.1f dB SQNR against the float model (below %g dB; on %d %s sample(s)): "+
+		w := fmt.Sprintf("output %q keeps only %.1f dB SQNR against the float model (below %g dB; on %s): "+
 			"check it on real data with `shrink compare`; return the most sensitive nodes to float with --min-sqnr DB "+
 			"(or --max-accuracy-drop / --min-agreement for a classifier) and --val-data; or keep the layers whose SQNR "+
-			"column falls first in float with --exclude NAME", o.Name, *o.SQNR, thr, on.Samples, on.Data)
+			"column falls first in float with --exclude NAME", o.Name, *o.SQNR, thr, plural(on.Samples, on.Data+" sample", on.Data+" samples"))
 		rep.Warnings = append(rep.Warnings, w)
 	}
 }
@@ -178,32 +178,39 @@ func (q *quantizer) newReport() *Report {
 // and explain steps share it.
 func (q *quantizer) calibSample(ctx context.Context) (map[string]*onnxio.Tensor, int, error) {
 	if q.sample == nil {
-		in, n, err := firstBatch(ctx, q.o.Calib)
+		b, err := firstBatch(ctx, q.o.Calib)
 		if err != nil {
 			return nil, 0, err
 		}
-		q.sample, q.batch = in, n
+		q.sample, q.axes, q.batch = b.Inputs, b.Axes, b.N
 	}
 	return q.sample, q.batch, nil
 }
 
-// firstBatch reads the first batch of src (and rewinds it).
-func firstBatch(ctx context.Context, src dataset.Source) (map[string]*onnxio.Tensor, int, error) {
+// sampleBatch is the first calibration batch as a data-set batch (its
+// inputs cut along their own batch axes when a step takes fewer samples).
+func (q *quantizer) sampleBatch() *dataset.Batch {
+	return &dataset.Batch{Inputs: q.sample, Axes: q.axes, N: q.batch}
+}
+
+// firstBatch reads the first batch of src, its inputs copied (and rewinds
+// src).
+func firstBatch(ctx context.Context, src dataset.Source) (*dataset.Batch, error) {
 	if err := src.Reset(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	b, err := src.Next(ctx)
 	if err == io.EOF {
-		return nil, 0, errors.New("calibration data is empty")
+		return nil, errors.New("calibration data is empty")
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	in := make(map[string]*onnxio.Tensor, len(b.Inputs))
 	for k, t := range b.Inputs {
 		in[k] = t.Clone()
 	}
-	return in, b.N, src.Reset()
+	return &dataset.Batch{Inputs: in, Axes: b.Axes, N: b.N, Index: b.Index}, src.Reset()
 }
 
 // floatSubject is the float model as validate's baseline.

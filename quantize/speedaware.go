@@ -29,7 +29,7 @@ func (q *quantizer) group(v *variant, i int) []int {
 		}
 	}
 	fg := q.m.Graph()
-	n := q.m.Proto.Graph.Node[i]
+	n := q.node(i)
 	if len(n.Output) == 0 || fg.IsGraphOutput(n.Output[0]) {
 		return g
 	}
@@ -112,12 +112,12 @@ func (q *quantizer) speedAware(ctx context.Context, v *variant, float map[int]st
 	if best == 1 {
 		for k, s := range slow {
 			float[k] = s
-			n := q.m.Proto.Graph.Node[k]
+			n := q.node(k)
 			rep.Reverted = append(rep.Reverted, Revert{Node: nodeLabel(n), Op: n.GetOpType(), Stage: "speed", Reason: s})
 		}
 		sort.Slice(rep.Reverted, func(i, j int) bool { return rep.Reverted[i].Node < rep.Reverted[j].Node })
 	} else if len(slow) > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("the profile suggested %d node(s) back to float, but the model with them in float was not faster end to end (%.2f× vs %.2f×); all kept in int8", len(slow), t.Speedup(2), t.Speedup(1)))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the profile suggested %s back to float, but the model with them in float was not faster end to end (%.2f× vs %.2f×); all kept in int8", plural(len(slow), "node", "nodes"), t.Speedup(2), t.Speedup(1)))
 	}
 	return cands[best], prof, sp, nil
 }
@@ -147,6 +147,6 @@ func (q *quantizer) retime(ctx context.Context, v *variant, rep *Report, sample 
 	sp := rep.Speed
 	sp.FloatMs, sp.Int8Ms, sp.Speedup, sp.Runs = t.MedianMs(0), t.MedianMs(1), t.Speedup(1), t.Runs
 	sp.Slower = sp.Speedup < 1
-	rep.Notes = append(rep.Notes, fmt.Sprintf("speed timed again after %d accuracy-driven revert(s): %.2f×", n, sp.Speedup))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("speed timed again after %s: %.2f×", plural(n, "accuracy-driven revert", "accuracy-driven reverts"), sp.Speedup))
 	return nil
 }
