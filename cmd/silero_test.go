@@ -3,6 +3,7 @@ package cmd
 import (
 	"archive/zip"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/shrinkml/shrink/dataset"
 	"github.com/shrinkml/shrink/internal/schemacheck"
 	"github.com/shrinkml/shrink/onnxio"
+	"github.com/shrinkml/shrink/onnxio/onnxpb"
 	"github.com/shrinkml/shrink/report"
 )
 
@@ -98,5 +100,70 @@ func TestSileroEvaluates(t *testing.T) {
 	_, stderr, code := runCLI(t, false, "eval", model, "--data", npz, "--batch", "3", "-q")
 	if code != 0 || strings.TrimSpace(stderr) != "" {
 		t.Fatalf("batch 3: exit %d: %s", code, stderr)
+	}
+}
+
+// Silero VAD's weights live in the two branches of an If: dynamic mode
+// quantizes the Conv and Gemm nodes there (from an .npz and from a
+// test_data_set folder as --calib, and without data), and ONNX Runtime
+// runs the result close to the float model.
+func TestSileroQuantizesDynamic(t *testing.T) {
+	model := sileroModel(t)
+	dir := t.TempDir()
+	npz, folder := sileroData(t, dir, 8)
+	for i, calib := range []string{npz, folder, ""} {
+		out := filepath.Join(dir, fmt.Sprintf("q%d.onnx", i))
+		args := []string{"quantize", model, "-o", out, "--mode", "dynamic", "--json", "-q"}
+		if calib != "" {
+			args = append(args, "--calib", calib)
+		}
+		stdout, stderr, code := runCLI(t, false, args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d: %s", calib, code, stderr)
+		}
+		if err := schemacheck.Validate("quantize.schema.json", []byte(stdout)); err != nil {
+			t.Fatal(err)
+		}
+		var r QuantizeResult
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		m, err := onnxio.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Count the integer ops inside the If's branches.
+		ops := map[string]int{}
+		var walk func(g *onnxpb.GraphProto)
+		walk = func(g *onnxpb.GraphProto) {
+			for _, n := range g.Node {
+				ops[n.GetOpType()]++
+				for _, a := range n.Attribute {
+					if a.G != nil {
+						walk(a.G)
+					}
+				}
+			}
+		}
+		walk(m.Proto.Graph)
+		// 6 Conv and 2 Gemm per branch; the convolutions whose int8 form
+		// is slower may go back to float when there is data to time on.
+		if r.Quantized < 4 || ops["DynamicQuantizeMatMul"] != 4 || ops["ConvInteger"]+ops["Conv"] != 12 || r.InputBytes <= r.OutputBytes {
+			t.Fatalf("%q: %d int8 nodes, ops %v, %d → %d bytes", calib, r.Quantized, ops, r.InputBytes, r.OutputBytes)
+		}
+		// ORT runs it: compare with the float model on the same data.
+		cout, stderr, code := runCLI(t, false, "compare", model, out, "--data", npz, "--batch", "4", "--runs", "0", "--json", "-q")
+		if code != 0 {
+			t.Fatalf("%q: compare: exit %d: %s", calib, code, stderr)
+		}
+		var doc report.Compare
+		if err := json.Unmarshal([]byte(cout), &doc); err != nil {
+			t.Fatal(err)
+		}
+		sq := doc.Candidates[0].Fidelity.SQNRdB
+		if sq == nil || *sq < 10 {
+			t.Fatalf("%q: SQNR %v dB against the float model", calib, sq)
+		}
+		t.Logf("silero VAD dynamic (--calib %q): %d int8 nodes, SQNR %.1f dB, %d → %d bytes", calib, r.Quantized, *sq, r.InputBytes, r.OutputBytes)
 	}
 }
