@@ -154,9 +154,6 @@ and why anything stayed float. See docs/quantize.md.`,
 // complete checks the flags and builds opts.Lib (without data sources):
 // bad values are usage errors before any work.
 func (opts *QuantizeOptions) complete(fs *pflag.FlagSet) error {
-	if err := opts.Out.check(opts.Model, opts.Calib.Path, opts.Calib.Labels, opts.ValData, opts.ValLabels); err != nil {
-		return err
-	}
 	o := quantize.Options{
 		Mode: quantize.Mode(opts.Mode), Format: quantize.Format(opts.Format), PerTensor: opts.PerTensor,
 		CalibSize: opts.CalibSize, CalibMethod: quantize.CalibMethod(opts.CalibMethod), Percentile: opts.Percentile,
@@ -173,6 +170,13 @@ func (opts *QuantizeOptions) complete(fs *pflag.FlagSet) error {
 	}
 	if opts.CalibSize <= 0 {
 		return usagef("--calib-size %d: must be >= 1", opts.CalibSize)
+	}
+	// 0 is not "the default" here: every value given means what it says.
+	if !(opts.Percentile > 0 && opts.Percentile <= 100) {
+		return usagef("--percentile %g: want a percentile in (0, 100]", opts.Percentile)
+	}
+	if opts.Calib.BatchSize < 1 {
+		return usagef("--batch %d: must be >= 1", opts.Calib.BatchSize)
 	}
 	env, err := resolveEnv(opts.Threads, "")
 	if err != nil {
@@ -211,6 +215,10 @@ func (opts *QuantizeOptions) complete(fs *pflag.FlagSet) error {
 	}
 	if o.WarnSQNR == 0 {
 		o.WarnSQNR = -1 // off
+	}
+	// The output, last of the checks and still before any work.
+	if err := opts.Out.check(opts.Model, opts.Calib.Path, opts.Calib.Labels, opts.ValData, opts.ValLabels); err != nil {
+		return err
 	}
 	opts.Lib = o
 	return nil
