@@ -39,6 +39,7 @@ type QuantizeOptions struct {
 	KeepFirst, KeepLast       int
 	Preset                    string
 	ForceInt8                 bool
+	AllowQuantized            bool
 	Threads                   int
 	MaxAccuracyDrop           float64
 	MinAgreement              float64
@@ -139,6 +140,7 @@ and why anything stayed float. See docs/quantize.md.`,
 	fs.IntVar(&opts.KeepLast, "keep-last", 0, "keep the last N Conv/ConvTranspose/MatMul/Gemm nodes in float (--keep-last alone: 1; give N as --keep-last=N)")
 	fs.Lookup("keep-last").NoOptDefVal = "1"
 	fs.StringVar(&opts.Preset, "preset", "", "transformer: keep LayerNorm, Softmax and GELU in float; quantize MatMul/Gemm")
+	fs.BoolVar(&opts.AllowQuantized, "allow-quantized", false, "quantize a model that already holds quantized nodes (only the nodes it left in float are considered; without it such a model is refused, exit 4)")
 	fs.BoolVar(&opts.ForceInt8, "force-int8", false, "keep every selected node in int8 even where ORT's int8 kernel is slower on this CPU")
 	fs.IntVar(&opts.Threads, "threads", 0, threadsUsage+" (calibration, profiling and validation)")
 	fs.Float64Var(&opts.MaxAccuracyDrop, "max-accuracy-drop", 0, "accuracy budget in top-1 points on --val-data/--val-labels; sensitive nodes return to float until it holds")
@@ -159,6 +161,7 @@ func (opts *QuantizeOptions) complete(fs *pflag.FlagSet) error {
 		CalibSize: opts.CalibSize, CalibMethod: quantize.CalibMethod(opts.CalibMethod), Percentile: opts.Percentile,
 		OpTypes: opts.OpTypes, Exclude: opts.Exclude, KeepFirst: opts.KeepFirst, KeepLast: opts.KeepLast,
 		Preset: quantize.Preset(opts.Preset), SpeedAware: !opts.ForceInt8, WarnSQNR: opts.WarnSQNR,
+		AllowQuantized: opts.AllowQuantized,
 	}
 	switch opts.Activations {
 	case "uint8":
@@ -261,6 +264,10 @@ func quantizeRun(ctx context.Context, opts *QuantizeOptions) error {
 		if errors.As(err, &fe) {
 			return flagError(err, quantizeFields)
 		}
+		var aq *quantize.AlreadyQuantizedError
+		if errors.As(err, &aq) {
+			return fmt.Errorf("%s: %w, or give --allow-quantized to quantize the nodes it left in float", opts.Model, err)
+		}
 		return fmt.Errorf("%s: %w", opts.Model, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -347,8 +354,12 @@ func printQuantize(ios *IOStreams, r *QuantizeResult) {
 	if s := rep.Speed; s != nil {
 		// The speedup is the median of paired ratios of interleaved runs,
 		// which is not the ratio of the two medians shown.
-		p("speed      %.2f× (median of %d paired run ratios; median run %.3f ms float, %.3f ms int8; batch %d, %d threads; all-int8 was %.2f×)\n",
-			s.Speedup, s.Runs, s.FloatMs, s.Int8Ms, s.Batch, s.Threads, s.AllInt8Speedup)
+		on := fmt.Sprintf("batch %d", s.Batch)
+		if s.Inputs == "random" {
+			on = "random inputs of batch 1"
+		}
+		p("speed      %.2f× (median of %d paired run ratios; median run %.3f ms float, %.3f ms int8; %s, %d threads; all-int8 was %.2f×)\n",
+			s.Speedup, s.Runs, s.FloatMs, s.Int8Ms, on, s.Threads, s.AllInt8Speedup)
 	}
 	if a := rep.Accuracy; a != nil {
 		switch a.Metric {

@@ -52,12 +52,18 @@ type variant struct {
 // Quantize returns a quantized copy of m and a report of what was done.
 // m is not modified. Static mode needs o.Calib. Errors about the options
 // are *transform.FieldError naming the option field; unsupported models
-// give *onnxio.UnsupportedError. It is the shape every transform has
+// give *onnxio.UnsupportedError (an already-quantized one an
+// *AlreadyQuantizedError, which unwraps to it). It is the shape every transform has
 // (package transform).
 func Quantize(ctx context.Context, m *onnxio.Model, o Options) (*onnxio.Model, *Report, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, nil, err
+	}
+	if !o.AllowQuantized {
+		if err := checkQuantized(m); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := checkBudgetData(ctx, o); err != nil {
 		return nil, nil, err

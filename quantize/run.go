@@ -46,7 +46,7 @@ func (q *quantizer) run(ctx context.Context) (*onnxio.Model, *Report, error) {
 			return nil, nil, err
 		}
 	} else if q.o.SpeedAware {
-		rep.Notes = append(rep.Notes, "speed-aware selection skipped: no data to time the models on")
+		rep.Notes = append(rep.Notes, "speed-aware selection skipped: no data to time the models on (give calibration data); the speed was timed on random inputs of batch 1")
 	}
 	if len(q.o.Env.Budget) > 0 {
 		v, rep.Accuracy, err = q.accuracyAware(ctx, v, float, rep)
@@ -57,23 +57,42 @@ func (q *quantizer) run(ctx context.Context) (*onnxio.Model, *Report, error) {
 			return nil, nil, err
 		}
 	}
+	if rep.Speed == nil && q.o.SpeedAware {
+		if err := q.timeRandom(ctx, v, rep); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := q.explain(ctx, v, rep, sample, prof); err != nil {
 		return nil, nil, err
 	}
 	q.warnLowSQNR(rep)
+	q.warnNothingGained(rep)
 	if v.b.holds > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("held %s after a float MaxPool with a Shape reader, so ORT does not move the QuantizeLinear up and run the MaxPool in slow NCHW uint8", plural(v.b.holds, "float→int8 boundary", "float→int8 boundaries")))
-	}
-	if rep.Speed != nil && rep.Speed.Slower {
-		w := fmt.Sprintf("THE QUANTIZED MODEL IS SLOWER THAN THE FLOAT ONE ON THIS CPU: %.2f× (median of paired run ratios; median run %.3f ms int8 vs %.3f ms float) at batch %d with %d threads",
-			rep.Speed.Speedup, rep.Speed.Int8Ms, rep.Speed.FloatMs, rep.Speed.Batch, rep.Speed.Threads)
-		rep.Warnings = append(rep.Warnings, w)
 	}
 	md := rep.metadata()
 	for _, k := range slices.Sorted(maps.Keys(md)) { // sorted: the same run gives the same bytes
 		v.m.SetMetadata(k, md[k])
 	}
 	return v.m, rep, nil
+}
+
+// warnNothingGained warns, and says so in the report, when the result
+// holds no int8 node (every candidate went back to float) or is slower
+// than the float model: quantization made nothing better.
+func (q *quantizer) warnNothingGained(rep *Report) {
+	if rep.Quantized == 0 {
+		rep.NothingQuantized = true
+		rep.Warnings = append(rep.Warnings, "NO NODE RUNS IN INT8: every candidate went back to float (the table says why); the model written computes as the float one does")
+	}
+	if sp := rep.Speed; sp != nil && sp.Slower {
+		on := fmt.Sprintf("at batch %d", sp.Batch)
+		if sp.Inputs == "random" {
+			on = "on random inputs of batch 1 (give calibration data to time it on yours and let slower nodes go back to float)"
+		}
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("THE QUANTIZED MODEL IS SLOWER THAN THE FLOAT ONE ON THIS CPU: %.2f× (median of paired run ratios; median run %.3f ms int8 vs %.3f ms float) %s with %d threads",
+			sp.Speedup, sp.Int8Ms, sp.FloatMs, on, sp.Threads))
+	}
 }
 
 // warnLowSQNR adds a warning for each graph output whose SQNR against the
