@@ -88,7 +88,7 @@ ONNX Runtime. Exit codes: 0 ok, 1 error, 2 usage, 3 gate failed,
 	root.SetIn(ios.In)
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&ios.Quiet, "quiet", "q", false, "no progress output")
-	pf.BoolVarP(&ios.Verbose, "verbose", "v", false, "more detail on stderr")
+	pf.BoolVarP(&ios.Verbose, "verbose", "v", false, "print every phase's end with its time on stderr, however short")
 	pf.StringVar(&g.ORTLib, "ort-lib", "", "path to libonnxruntime.so (default: $SHRINK_ORT_LIB, $ONNXRUNTIME_SHARED_LIBRARY_PATH, lib/ beside the binary, $XDG_CACHE_HOME/shrink)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &UsageError{Err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
@@ -112,7 +112,7 @@ ONNX Runtime. Exit codes: 0 ok, 1 error, 2 usage, 3 gate failed,
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usagef("%s needs %s (got %d arguments)", c.CommandPath(), what, len(args))
+			return usagef("%s needs %s (got %s)", c.CommandPath(), what, plural(len(args), "argument", "arguments"))
 		}
 		return nil
 	}
@@ -121,7 +121,7 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 func minArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) < n {
-			return usagef("%s needs %s (got %d arguments)", c.CommandPath(), what, len(args))
+			return usagef("%s needs %s (got %s)", c.CommandPath(), what, plural(len(args), "argument", "arguments"))
 		}
 		return nil
 	}
