@@ -21,6 +21,7 @@ type CompareOptions struct {
 	Data       DataOptions
 	Timing     TimingOptions
 	Metric     string
+	ClassAxis  int
 	Gates      []validate.Gate
 	JSON       bool
 	Markdown   string
@@ -83,6 +84,7 @@ after every report has been written.`,
 	addDataFlags(fs, &opts.Data)
 	addTimingFlags(fs, &opts.Timing, " (0: no latency)")
 	fs.StringVar(&opts.Metric, "metric", "", "top1, top5, mse or mae (default: top1 when the data has labels)")
+	fs.IntVar(&opts.ClassAxis, "class-axis", 0, "agreement and KL: the output axis holding the classes, the batch axis being 0 (negative: from the end); 0 infers it: 1 for [N,C], the last for a sequence [N,T,C], 1 for a map [N,C,H,W]")
 	fs.Float64Var(&opts.maxDrop, "max-accuracy-drop", 0, "gate: the baseline's accuracy minus a candidate's, in percentage points, at most this")
 	fs.Float64Var(&opts.minAgree, "min-agreement", 0, "gate: a candidate's top-1 agreement with the baseline, a fraction, at least this")
 	fs.Float64Var(&opts.minSpeedup, "min-speedup", 0, "gate: a candidate's speedup (median of paired time ratios), at least this")
@@ -159,7 +161,7 @@ func compareRun(ctx context.Context, opts *CompareOptions) error {
 	}
 	defer src.Close()
 	ev, err := validate.Run(ctx, subjects, src, validate.Options{
-		Metric: opts.metric, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: opts.Timing.Runs, Progress: newProgress(opts.IO),
+		Metric: opts.metric, ClassAxis: opts.ClassAxis, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: opts.Timing.Runs, Progress: newProgress(opts.IO),
 	})
 	if err != nil {
 		return err

@@ -101,7 +101,7 @@ func comparedTensors(base *onnxio.Model, o Options) []string {
 // declared as float tensors (or undeclared), so that a sequence or map
 // output never reaches ONNX Runtime's output conversion.
 func (p *pass) open(m Subject, baseline bool) (*subjectState, error) {
-	s := &subjectState{output: p.o.Output, at: make([]int, len(p.tensors))}
+	s := &subjectState{output: p.o.Output, at: make([]int, len(p.tensors)), fid: Fidelity{ClassAxis: p.o.ClassAxis}}
 	outs := m.Model.Proto.Graph.Output
 	if s.output == "" {
 		if len(outs) == 0 {
@@ -314,7 +314,7 @@ func (p *pass) addBatch(ev *Evaluation, bi int, b *dataset.Batch, base baselineF
 		if k != p.st[0].width {
 			return fmt.Errorf("%s: output %q has %d values per sample, the baseline's %q %d", name, s.output, k, p.st[0].output, p.st[0].width)
 		}
-		if err := s.fid.Add(ref, y, b.N); err != nil {
+		if err := s.fid.AddShaped(ref, y, b.N, outs[s.outIdx].Shape); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		p.compareTensors(s, refOuts, outs)
