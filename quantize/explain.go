@@ -162,6 +162,9 @@ func (q *quantizer) nodeSQNR(ctx context.Context, v *variant, rep *Report, sampl
 	}
 	data := dataset.Batches(q.sampleBatch())
 	for i := 0; i < len(carriers); i += q.o.ChunkTensors {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		o := q.measureOptions()
 		o.Tensors = carriers[i:min(i+q.o.ChunkTensors, len(carriers))]
 		o.Limit, o.SQNROnly, o.CacheBytes = explainSamples, true, -1
