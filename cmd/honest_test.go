@@ -66,3 +66,29 @@ func TestQuantizeDynamicWithoutDataTimesOnRandomInputs(t *testing.T) {
 		t.Fatalf("slower %v, warnings %v, stderr %q", r.Speed.Slower, r.Warnings, stderr)
 	}
 }
+
+// With --json, everything on stderr is NDJSON: progress, warnings and the
+// error lines (a failed gate here) with their exit code.
+func TestJSONStderrIsAllEvents(t *testing.T) {
+	model, _ := fixture(t, "mnist_mlp")
+	images, labels := mnistNpy(t, t.TempDir())
+	_, stderr, code := runCLI(t, false, "compare", model, model, "--data", images, "--labels", labels, "--limit", "256", "--runs", "0", "--max-size-ratio", "0.5", "--json")
+	if code != ExitGate {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	gate := false
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var ev struct {
+			Event    string `json:"event"`
+			Message  string `json:"message"`
+			ExitCode *int   `json:"exit_code"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.Event == "" {
+			t.Fatalf("stderr line is not an event: %q", line)
+		}
+		gate = gate || ev.Event == "error" && strings.Contains(ev.Message, "gate failed") && ev.ExitCode != nil && *ev.ExitCode == ExitGate
+	}
+	if !gate {
+		t.Fatalf("no gate-failure event: %s", stderr)
+	}
+}

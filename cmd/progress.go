@@ -86,6 +86,7 @@ type progressEvent struct {
 	Total    *int64   `json:"total,omitempty"`
 	ElapsedS *float64 `json:"elapsed_s,omitempty"`
 	Message  string   `json:"message,omitempty"`
+	ExitCode *int     `json:"exit_code,omitempty"`
 }
 
 func (s *lineSink) Event(e progress.Event) {

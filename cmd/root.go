@@ -5,6 +5,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -31,24 +32,37 @@ func Main() int {
 }
 
 // Run executes the CLI with args on the given streams and returns the exit
-// code. Errors are printed as one line on stderr.
+// code. Errors are printed as one line on stderr ("shrink: …"), or, with
+// --json, as an NDJSON event {"event":"error","message":"…","exit_code":N}.
 func Run(ctx context.Context, ios *IOStreams, args []string) int {
 	err := execute(ctx, ios, args)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%w: %v", context.Canceled, err)
 		}
+		code := ExitCode(err)
+		var lines []string
 		var ge *GateError
 		if errors.As(err, &ge) {
 			for _, f := range ge.Failures {
-				fmt.Fprintf(ios.ErrOut, "shrink: gate failed: %s\n", f)
+				lines = append(lines, "gate failed: "+f)
 			}
 		} else if errors.Is(err, context.Canceled) {
-			fmt.Fprintln(ios.ErrOut, "shrink: interrupted")
+			lines = append(lines, "interrupted")
 		} else {
-			fmt.Fprintf(ios.ErrOut, "shrink: %s\n", oneLine(err.Error()))
+			lines = append(lines, oneLine(err.Error()))
 		}
-		return ExitCode(err)
+		for _, l := range lines {
+			if ios.JSON {
+				// stderr is an NDJSON stream with --json: the error is
+				// one more event of it.
+				b, _ := json.Marshal(progressEvent{Event: "error", Message: l, ExitCode: &code})
+				ios.ErrOut.Write(append(b, '\n'))
+				continue
+			}
+			fmt.Fprintf(ios.ErrOut, "shrink: %s\n", l)
+		}
+		return code
 	}
 	return ExitOK
 }
