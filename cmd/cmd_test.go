@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -270,5 +271,48 @@ func TestProviderSelection(t *testing.T) {
 	}
 	if _, errs, code = runCLI(t, false, "eval", model, "--data", p, "--provider", "cpu"); code != 0 {
 		t.Errorf("--provider cpu: exit %d, %q", code, errs)
+	}
+}
+
+// inspect reports NaN and infinite weights alike: counts in JSON, the
+// tensors named, and a warning on stderr.
+func TestInspectReportsNonFiniteWeights(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := fixture(t, "mnist_mlp")
+	m, err := onnxio.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]float64{"fc1.weight": math.Inf(1), "fc2.weight": math.NaN(), "fc3.bias": math.Inf(-1)} {
+		w, err := m.Graph().Weight(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Data.([]float32)[1] = float32(v)
+		if err := m.Graph().SetWeight(name, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(dir, "bad.onnx")
+	if err := m.Save(p, onnxio.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runCLI(t, false, "inspect", "--json", p)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if err := schemacheck.Validate("inspect.schema.json", []byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	var r InspectReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.NaNWeights != 1 || r.InfWeights != 2 || len(r.NonFinite) != 3 {
+		t.Fatalf("nan %d inf %d tensors %+v", r.NaNWeights, r.InfWeights, r.NonFinite)
+	}
+	_, errs, code = runCLI(t, false, "inspect", p)
+	if code != 0 || !strings.Contains(errs, "1 NaN, 2 infinite") || !strings.Contains(errs, `"fc1.weight"`) || !strings.Contains(errs, "3 tensors") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 }

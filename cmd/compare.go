@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/ort"
@@ -23,6 +21,7 @@ type CompareOptions struct {
 	Data       DataOptions
 	Timing     TimingOptions
 	Metric     string
+	ClassAxis  int
 	Gates      []validate.Gate
 	JSON       bool
 	Markdown   string
@@ -85,6 +84,7 @@ after every report has been written.`,
 	addDataFlags(fs, &opts.Data)
 	addTimingFlags(fs, &opts.Timing, " (0: no latency)")
 	fs.StringVar(&opts.Metric, "metric", "", "top1, top5, mse or mae (default: top1 when the data has labels)")
+	fs.IntVar(&opts.ClassAxis, "class-axis", 0, "agreement and KL: the output axis holding the classes, the batch axis being 0 (negative: from the end); 0 infers it: 1 for [N,C], the last for a sequence [N,T,C], 1 for a map [N,C,H,W]")
 	fs.Float64Var(&opts.maxDrop, "max-accuracy-drop", 0, "gate: the baseline's accuracy minus a candidate's, in percentage points, at most this")
 	fs.Float64Var(&opts.minAgree, "min-agreement", 0, "gate: a candidate's top-1 agreement with the baseline, a fraction, at least this")
 	fs.Float64Var(&opts.minSpeedup, "min-speedup", 0, "gate: a candidate's speedup (median of paired time ratios), at least this")
@@ -125,16 +125,16 @@ func (opts *CompareOptions) check() (validate.Metric, error) {
 	if opts.Markdown != "" && opts.Markdown == opts.JUnit {
 		return "", usagef("--markdown and --junit name the same file %s", opts.Markdown)
 	}
-	// Refuse existing outputs before any work (the files are written
-	// atomically at the end, and checked again then).
-	if !opts.Force {
-		for _, p := range []string{opts.Markdown, opts.JUnit} {
-			if p == "" || p == "-" {
-				continue
-			}
-			if err := refuseExisting(p); err != nil {
-				return "", err
-			}
+	// Refuse outputs that may not be written before any work (the files
+	// are written atomically at the end, and checked again then).
+	inputs := append([]string{opts.Baseline}, opts.Candidates...)
+	inputs = append(inputs, opts.Data.Path, opts.Data.Labels)
+	for _, p := range []string{opts.Markdown, opts.JUnit} {
+		if p == "" || p == "-" {
+			continue
+		}
+		if err := checkOutput(p, opts.Force, inputs...); err != nil {
+			return "", err
 		}
 	}
 	return metric, nil
@@ -161,13 +161,17 @@ func compareRun(ctx context.Context, opts *CompareOptions) error {
 	}
 	defer src.Close()
 	ev, err := validate.Run(ctx, subjects, src, validate.Options{
-		Metric: opts.metric, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: opts.Timing.Runs, Progress: newProgress(opts.IO),
+		Metric: opts.metric, ClassAxis: opts.ClassAxis, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: opts.Timing.Runs, Progress: newProgress(opts.IO),
 	})
 	if err != nil {
 		return err
 	}
 	results := validate.CheckGates(ev, opts.Gates)
 	doc := report.NewCompare(ev, results, report.Meta{Tool: "shrink " + Version, Data: opts.Data.Path, Labels: opts.Data.Labels})
+	warnNonFinite(opts.IO, doc.Baseline, doc.Data)
+	for _, c := range doc.Candidates {
+		warnNonFinite(opts.IO, c.Model, doc.Data)
+	}
 
 	md := doc.Markdown()
 	if opts.Markdown != "" && opts.Markdown != "-" {
@@ -230,10 +234,17 @@ func printCompare(ios *IOStreams, d *report.Compare) {
 	if d.Settings.Metric != nil {
 		metric = *d.Settings.Metric
 	}
-	ios.Printf("data %s: %d samples, batch %d, metric %s, threads %d, %d timed runs after %d warm-up\n\n",
-		d.Data.Path, d.Data.Samples, d.Data.BatchSize, metric, d.Settings.Threads, d.Settings.Runs, d.Settings.Warmup)
-	tw := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "model\t"+metric+"\tdrop pts\tagree\tcosine\tSQNR dB\tKL\tmax|Δ|\tp50 ms\tspeedup\tsize\tratio\tgzip")
+	timing := "latency not measured"
+	if d.Settings.Runs > 0 {
+		timing = fmt.Sprintf("%s after %d warm-up", plural(d.Settings.Runs, "timed run", "timed runs"), d.Settings.Warmup)
+	}
+	ios.Printf("data %s: %s, batch %d, metric %s, threads %d, %s\n\n",
+		d.Data.Path, plural(d.Data.Samples, "sample", "samples"), d.Data.BatchSize, metric, d.Settings.Threads, timing)
+	t := &table{
+		rows: [][]string{{"model", metric, "drop pts", "agree", "cosine", "SQNR dB", "KL", "max|Δ|", "p50 ms", "speedup", "size", "ratio", "gzip"}},
+		// Least telling first: what the others imply or the JSON has.
+		drop: []string{"gzip", "max|Δ|", "cosine", "KL", "ratio", "p50 ms", "agree"},
+	}
 	row := func(name string, m report.Model, c *report.Candidate) {
 		cells := []string{name, cmpAcc(m.Accuracy)}
 		if c == nil {
@@ -265,14 +276,18 @@ func printCompare(ios *IOStreams, d *report.Compare) {
 		} else {
 			cells = append(cells, "-", "", "-")
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		t.rows = append(t.rows, cells)
 	}
 	row(d.Baseline.Name+" (baseline)", d.Baseline, nil)
 	for i := range d.Candidates {
 		c := &d.Candidates[i]
 		row(c.Name, c.Model, c)
 	}
-	tw.Flush()
+	width := 0
+	if ios.StdoutTTY {
+		width = ios.Columns
+	}
+	t.write(ios.Out, width)
 	if len(d.Gates) > 0 {
 		ios.Printf("\n")
 		for _, g := range d.Gates {

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/shrinkml/shrink/internal/demodata"
 	"github.com/shrinkml/shrink/internal/mnist"
+	"github.com/shrinkml/shrink/onnxio"
 	"github.com/spf13/cobra"
 )
 
@@ -65,11 +67,14 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		return err
 	}
 	for _, p := range []string{model, int8Model, report, filepath.Join(dir, mnist.ImagesNpy), filepath.Join(dir, mnist.LabelsNpy)} {
-		if _, err := os.Lstat(p); err == nil && !opts.Force {
-			return fmt.Errorf("%s already exists (use --force, or another --dir)", p)
+		if err := checkOutput(p, opts.Force); err != nil {
+			if errors.Is(err, onnxio.ErrExists) {
+				return fmt.Errorf("%s already exists (use --force, or another --dir)", p)
+			}
+			return err
 		}
 	}
-	if err := os.WriteFile(model, demodata.Model, 0o644); err != nil {
+	if err := onnxio.WriteFileAtomic(model, demodata.Model, opts.Force); err != nil {
 		return err
 	}
 	images, labels, err := set.WriteNpy(dir)

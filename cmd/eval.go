@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -21,20 +22,23 @@ import (
 type DataOptions struct {
 	Path string
 	dataset.Options
+	// batch is the --batch flag, to tell a value given from the default.
+	batch *pflag.Flag
 }
 
 // addDataFlags adds --data, --labels, --batch and the dataset flags.
 func addDataFlags(fs *pflag.FlagSet, d *DataOptions) {
 	fs.StringVar(&d.Path, "data", "", "the inputs: .npy, .npz, .csv, a folder of test_data_set_* / input_*.pb, or an image folder (one subfolder per class)")
 	fs.StringVar(&d.Labels, "labels", "", "labels: .npy of integers or a text file with one per line (image folders and CSV label columns carry their own)")
-	fs.IntVar(&d.BatchSize, "batch", 0, fmt.Sprintf("samples per batch for a model with a dynamic batch dimension (default %d; a fixed batch dimension is always used as is)", dataset.DefaultBatchSize))
+	fs.IntVar(&d.BatchSize, "batch", dataset.DefaultBatchSize, "samples per batch for a model with a dynamic batch dimension (a fixed batch dimension is always used as is)")
+	d.batch = fs.Lookup("batch")
 	fs.IntVar(&d.Limit, "limit", 0, "use only the first N samples (0: all)")
 	fs.IntSliceVar(&d.Resize, "resize", nil, "image folders: resize to H,W, or the short side to S")
 	fs.IntSliceVar(&d.Crop, "crop", nil, "image folders: center crop to H,W or SxS, after --resize")
-	fs.Float32SliceVar(&d.Mean, "mean", nil, "image folders: per-channel mean subtracted after --scale (one value, or one per channel)")
-	fs.Float32SliceVar(&d.Std, "std", nil, "image folders: per-channel standard deviation divided by after --mean")
+	fs.Var(float32List{&d.Mean}, "mean", "image folders: per-channel mean subtracted after --scale (one value, or one per channel)")
+	fs.Var(float32List{&d.Std}, "std", "image folders: per-channel standard deviation divided by after --mean")
 	fs.StringVar(&d.Layout, "layout", "", "image folders: nchw or nhwc (default: from the model's input shape)")
-	fs.Float32Var(&d.Scale, "scale", 0, "image folders: multiply pixel values (0..255) by this first (default 1/255)")
+	fs.Float32Var(&d.Scale, "scale", 0, "image folders: multiply pixel values (0..255) by this first (0: 1/255)")
 	fs.StringSliceVar(&d.Columns, "columns", nil, "CSV: the header names of the input columns (default: all but the label column)")
 	fs.StringVar(&d.LabelColumn, "label-column", "", "CSV: the header name of the label column")
 }
@@ -44,7 +48,7 @@ func (d *DataOptions) check() error {
 	if d.Path == "" {
 		return usagef("--data is required")
 	}
-	if d.BatchSize < 0 {
+	if d.BatchSize < 1 {
 		return usagef("--batch %d: must be >= 1", d.BatchSize)
 	}
 	if d.Limit < 0 {
@@ -75,7 +79,9 @@ func (d *DataOptions) check() error {
 
 // open opens the data set for a model's inputs.
 func (d *DataOptions) open(m *onnxio.Model) (dataset.Source, error) {
-	return dataset.Open(d.Path, validate.Inputs(m), d.Options)
+	o := d.Options
+	o.BatchDefault = d.batch == nil || !d.batch.Changed
+	return dataset.Open(d.Path, validate.Inputs(m), o)
 }
 
 // TimingOptions are the latency flags.
@@ -214,6 +220,7 @@ func evalRun(ctx context.Context, opts *EvalOptions) error {
 		return err // validate's errors name the model
 	}
 	doc := report.NewEval(ev, report.Meta{Tool: "shrink " + Version, Data: opts.Data.Path, Labels: opts.Data.Labels})
+	warnNonFinite(opts.IO, doc.Model, doc.Data)
 	if opts.JSON {
 		return opts.IO.WriteJSON(doc)
 	}
@@ -226,11 +233,14 @@ func printEval(io *IOStreams, d *report.Eval) {
 	m := d.Model
 	p("model      %s (output %s)\n", m.Path, m.Output)
 	labels := "no labels"
-	if d.Data.HasLabels {
-		labels = "labels"
-		if d.Data.Labels != "" {
-			labels += " " + d.Data.Labels
-		}
+	switch {
+	case !d.Data.HasLabels:
+	case d.Data.Labels != "":
+		labels = "labels " + d.Data.Labels
+	case isFolder(d.Data.Path):
+		labels = "labels from the class folders"
+	default:
+		labels = "labels from the label column"
 	}
 	p("data       %s: %d samples, batch %d, %s\n", d.Data.Path, d.Data.Samples, d.Data.BatchSize, labels)
 	if a := m.Accuracy; a != nil {
@@ -255,6 +265,19 @@ func printEval(io *IOStreams, d *report.Eval) {
 	}
 }
 
+// warnNonFinite warns when a model's outputs held NaN or infinite values:
+// its figures mean little, and such samples were counted wrong.
+func warnNonFinite(ios *IOStreams, m report.Model, d report.Data) {
+	if m.NonFinite == 0 {
+		return
+	}
+	wrong := ""
+	if m.Accuracy != nil {
+		wrong = "; they count as wrong"
+	}
+	ios.Warnf("%s: %d of %d samples give non-finite outputs (NaN or infinity) on output %q%s", m.Name, m.NonFinite, d.Samples, m.Output, wrong)
+}
+
 func evalPercent(v *float64) string {
 	if v == nil {
 		return "—"
@@ -267,4 +290,9 @@ func evalNumber(v *float64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.4g", *v)
+}
+
+func isFolder(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }

@@ -93,6 +93,11 @@ func TestQuantizeFlags(t *testing.T) {
 		{[]string{"--activations", "int16"}, "--activations"},
 		{[]string{"--warn-sqnr", "-1"}, "--warn-sqnr"},
 		{[]string{"--batch", "-2"}, "--batch -2"},
+		// 0 means what it says: never a silent default.
+		{[]string{"--batch", "0"}, "--batch 0: must be >= 1"},
+		{[]string{"--percentile", "0"}, "--percentile 0: want a percentile in (0, 100]"},
+		{[]string{"--percentile", "100.5"}, "--percentile 100.5: want a percentile in (0, 100]"},
+		{[]string{"--threads", "100000"}, "--threads 100000: want 0 (one per CPU) to " + fmt.Sprint(limit)},
 	} {
 		o, err := runFlags(t, newQuantizeCmd, append(base, c.args...)...)
 		usage(t, c.args, err, c.want)
@@ -124,6 +129,8 @@ func TestEvalFlags(t *testing.T) {
 		{[]string{"--provider", "gpu"}, "--provider gpu: want cpu, cuda or tensorrt"},
 		{[]string{"--metric", "top3"}, "--metric"},
 		{[]string{"--latency", "--runs", "0"}, "--latency needs --runs"},
+		{[]string{"--batch", "0"}, "--batch 0: must be >= 1"},
+		{[]string{"--threads", "100000"}, "--threads 100000: want 0 (one per CPU) to"},
 	} {
 		o, err := runFlags(t, newEvalCmd, append([]string{"m.onnx", "--data", "x.npy"}, c.args...)...)
 		usage(t, c.args, err, c.want)

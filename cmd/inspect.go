@@ -37,8 +37,11 @@ type InspectReport struct {
 	Ops          []onnxio.OpCount  `json:"ops"`
 	Parameters   onnxio.ParamStats `json:"parameters"`
 	NaNWeights   int64             `json:"nan_weights"`
-	Metadata     map[string]string `json:"metadata"`
-	Shrink       map[string]string `json:"shrink"`
+	InfWeights   int64             `json:"inf_weights"`
+	// NonFinite lists the weights holding NaN or infinite values.
+	NonFinite []onnxio.WeightNonFinite `json:"non_finite_weights"`
+	Metadata  map[string]string        `json:"metadata"`
+	Shrink    map[string]string        `json:"shrink"`
 }
 
 // InspectExternal describes external data files.
@@ -121,11 +124,18 @@ func Inspect(m *onnxio.Model, path string) (*InspectReport, error) {
 		r.Outputs = append(r.Outputs, describe(v))
 	}
 	r.Ops = g.OpHistogram()
-	st, nan, err := m.ParamStats()
+	st, bad, err := m.ParamStats()
 	if err != nil {
 		return nil, err
 	}
-	r.Parameters, r.NaNWeights = st, nan
+	r.Parameters, r.NonFinite = st, bad
+	if r.NonFinite == nil {
+		r.NonFinite = []onnxio.WeightNonFinite{}
+	}
+	for _, b := range bad {
+		r.NaNWeights += b.NaN
+		r.InfWeights += b.Inf
+	}
 	for k, v := range m.MetadataMap() {
 		if strings.HasPrefix(k, onnxio.ShrinkMetadataPrefix) {
 			r.Shrink[k] = v
@@ -206,8 +216,16 @@ func inspectRun(_ context.Context, opts *InspectOptions) error {
 	for _, d := range ps.ByDType {
 		p("  %-10s %d (%s)\n", d.DType, d.Count, report.HumanBytes(d.Bytes))
 	}
-	if r.NaNWeights > 0 {
-		opts.IO.Warnf("%s has %d NaN weights", opts.Model, r.NaNWeights)
+	if n := len(r.NonFinite); n > 0 {
+		var names []string
+		for _, b := range r.NonFinite[:min(n, 3)] {
+			names = append(names, fmt.Sprintf("%q (%s)", b.Name, b.NonFinite))
+		}
+		if n > 3 {
+			names = append(names, fmt.Sprintf("and %d more", n-3))
+		}
+		nf := onnxio.NonFinite{NaN: r.NaNWeights, Inf: r.InfWeights}
+		opts.IO.Warnf("%s has non-finite weights (%s) in %s: %s", opts.Model, nf, plural(n, "tensor", "tensors"), strings.Join(names, ", "))
 	}
 	p("nodes        %d\n", r.Nodes)
 	for _, o := range r.Ops {

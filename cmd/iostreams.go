@@ -18,6 +18,9 @@ type IOStreams struct {
 
 	StdoutTTY bool
 	StderrTTY bool
+	// Columns is the width of the terminal stdout is (0: unknown, or not a
+	// terminal): tables narrow themselves to it.
+	Columns int
 
 	Quiet   bool
 	Verbose bool
@@ -26,19 +29,33 @@ type IOStreams struct {
 
 // SystemIO returns streams on the process's stdin/stdout/stderr.
 func SystemIO() *IOStreams {
-	return &IOStreams{
+	s := &IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		StdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		StderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 	}
+	if s.StdoutTTY {
+		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
+			s.Columns = w
+		}
+	}
+	return s
 }
 
 // Printf writes human output to stdout.
 func (s *IOStreams) Printf(format string, a ...any) { fmt.Fprintf(s.Out, format, a...) }
 
 // Warnf writes a warning line to stderr (even with -q: warnings matter).
+// With --json, stderr is an NDJSON stream and the warning is one event of
+// it: {"event":"warning","message":"…"}.
 func (s *IOStreams) Warnf(format string, a ...any) {
-	fmt.Fprintf(s.ErrOut, "warning: "+format+"\n", a...)
+	msg := fmt.Sprintf(format, a...)
+	if s.JSON {
+		b, _ := json.Marshal(progressEvent{Event: "warning", Message: msg})
+		s.ErrOut.Write(append(b, '\n'))
+		return
+	}
+	fmt.Fprintf(s.ErrOut, "warning: %s\n", msg)
 }
 
 // Infof writes an informational line to stderr unless -q.

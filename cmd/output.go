@@ -1,8 +1,7 @@
 package cmd
 
 import (
-	"fmt"
-	"os"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -24,30 +23,37 @@ func addOutputFlags(c *cobra.Command, o *OutputOptions) {
 }
 
 // check validates the flags before any work is done, so a verb never runs
-// for minutes and then refuses to write.
-func (o *OutputOptions) check(input string) error {
+// for minutes and then refuses to write; inputs are the files the verb
+// reads (the model, its data), which the output must not be.
+func (o *OutputOptions) check(inputs ...string) error {
 	if o.Output == "" {
 		return usagef("-o/--output is required")
 	}
-	if o.Output == input {
-		return usagef("-o/--output %s is the input model; write to another file", o.Output)
-	}
-	if _, err := o.saveOptions(); err != nil {
+	so, err := o.saveOptions()
+	if err != nil {
 		return err
 	}
-	if !o.Force {
-		return refuseExisting(o.Output)
+	if err := checkOutput(o.Output, o.Force, inputs...); err != nil {
+		return err
+	}
+	if so.ExternalThreshold > 0 {
+		return checkOutput(o.Output+".data", o.Force, inputs...)
 	}
 	return nil
 }
 
-// refuseExisting fails when path exists, so a verb refuses an output it
-// may not replace before doing any work (the atomic write checks again).
-func refuseExisting(path string) error {
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("%s: %w", path, onnxio.ErrExists)
+// checkOutput is every verb's check of a file it will write, made before
+// any work: the folder exists and is writable, the path is not a folder,
+// a link, a device or a FIFO, it is not one of the inputs (same device and
+// inode, whatever the spelling: a usage error, with or without --force),
+// and it does not exist unless force. The atomic writers check again when
+// they write.
+func checkOutput(path string, force bool, inputs ...string) error {
+	err := onnxio.CheckOutput(path, force, inputs...)
+	if errors.Is(err, onnxio.ErrSameFile) {
+		return &UsageError{Err: err}
 	}
-	return nil
+	return err
 }
 
 func (o *OutputOptions) saveOptions() (onnxio.SaveOptions, error) {

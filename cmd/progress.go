@@ -28,7 +28,9 @@ import (
 //     a second and printed nothing before (so CI logs show only phases
 //     that take time).
 //
-// Nested phases are named by their path: "quantize › calibrate".
+// With -v (IOStreams.Verbose) every phase's end is printed with its time
+// (on a terminal too, below its bar), so a slow run shows where the time
+// went. Nested phases are named by their path: "quantize › calibrate".
 func newProgress(ios *IOStreams) progress.Reporter {
 	switch {
 	case ios.Quiet:
@@ -36,9 +38,13 @@ func newProgress(ios *IOStreams) progress.Reporter {
 	case ios.JSON:
 		return progress.New(newLineSink(ios.ErrOut, true, time.Now))
 	case ios.StderrTTY:
-		return progress.New(newBarSink(ios.ErrOut))
+		b := newBarSink(ios.ErrOut)
+		b.timings = ios.Verbose
+		return progress.New(b)
 	}
-	return progress.New(newLineSink(ios.ErrOut, false, time.Now))
+	l := newLineSink(ios.ErrOut, false, time.Now)
+	l.timings = ios.Verbose
+	return progress.New(l)
 }
 
 // Pace of the plain and NDJSON printers.
@@ -56,6 +62,8 @@ type lineSink struct {
 	json   bool
 	now    func() time.Time
 	phases map[string]*linePhase
+	// timings prints every phase's end, however short (-v).
+	timings bool
 }
 
 // linePhase is the pacing state of one open phase.
@@ -78,6 +86,7 @@ type progressEvent struct {
 	Total    *int64   `json:"total,omitempty"`
 	ElapsedS *float64 `json:"elapsed_s,omitempty"`
 	Message  string   `json:"message,omitempty"`
+	ExitCode *int     `json:"exit_code,omitempty"`
 }
 
 func (s *lineSink) Event(e progress.Event) {
@@ -136,14 +145,10 @@ func (s *lineSink) Event(e progress.Event) {
 			s.event(progressEvent{Event: "done", Phase: label, Path: e.Path, Done: &e.Done, ElapsedS: &el})
 			return
 		}
-		if (p == nil || !p.printed) && e.Elapsed < progressQuiet {
+		if (p == nil || !p.printed) && e.Elapsed < progressQuiet && !s.timings {
 			return
 		}
-		if e.Total <= 0 && e.Done == 0 {
-			fmt.Fprintf(s.w, "%s: done in %.1fs\n", label, el)
-		} else {
-			fmt.Fprintf(s.w, "%s: done, %d in %.1fs\n", label, e.Done, el)
-		}
+		fmt.Fprintln(s.w, doneLine(label, e))
 	case progress.Note:
 		if s.json {
 			s.event(progressEvent{Event: "log", Phase: label, Path: e.Path, Message: e.Message})
@@ -151,6 +156,20 @@ func (s *lineSink) Event(e progress.Event) {
 		}
 		fmt.Fprintln(s.w, e.Message)
 	}
+}
+
+// doneLine says a phase ended: "calibrate: done, 512 in 1.3s", or
+// without a count for a phase that counts nothing.
+func doneLine(label string, e progress.Event) string {
+	el := e.Elapsed.Seconds()
+	prec := 1
+	if el < 0.1 {
+		prec = 3
+	}
+	if e.Total <= 0 && e.Done == 0 {
+		return fmt.Sprintf("%s: done in %.*fs", label, prec, el)
+	}
+	return fmt.Sprintf("%s: done, %d in %.*fs", label, e.Done, prec, el)
 }
 
 func (s *lineSink) event(e progressEvent) {
@@ -166,6 +185,8 @@ type barSink struct {
 	bar   *progressbar.ProgressBar
 	open  []string // labels of the open phases, outermost first
 	state map[string]progress.Event
+	// timings prints a line with each phase's time when it ends (-v).
+	timings bool
 }
 
 func newBarSink(w io.Writer) *barSink { return &barSink{w: w, state: map[string]progress.Event{}} }
@@ -195,6 +216,9 @@ func (s *barSink) Event(e progress.Event) {
 		}
 		delete(s.state, label)
 		if !top {
+			if s.timings {
+				s.note(doneLine(label, e))
+			}
 			return
 		}
 		if s.bar != nil {
@@ -209,17 +233,25 @@ func (s *barSink) Event(e progress.Event) {
 			}
 			s.bar = nil
 		}
+		if s.timings {
+			fmt.Fprintln(s.w, doneLine(label, e))
+		}
 		if n := len(s.open); n > 0 {
 			p := s.state[s.open[n-1]]
 			s.draw(s.open[n-1], p.Total, p.Done)
 		}
 	case progress.Note:
-		if s.bar != nil && !s.bar.IsFinished() {
-			_, _ = progressbar.Bprintln(s.bar, e.Message)
-			return
-		}
-		fmt.Fprintln(s.w, e.Message)
+		s.note(e.Message)
 	}
+}
+
+// note prints a line above the bar being drawn, if any.
+func (s *barSink) note(line string) {
+	if s.bar != nil && !s.bar.IsFinished() {
+		_, _ = progressbar.Bprintln(s.bar, line)
+		return
+	}
+	fmt.Fprintln(s.w, line)
 }
 
 // leave puts the current bar aside (its phase stays open) with its line

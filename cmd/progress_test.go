@@ -254,3 +254,34 @@ func TestNestedPhasesBar(t *testing.T) {
 		t.Errorf("short phase drawn as %q", b.String())
 	}
 }
+
+// -v prints every phase's end with its time, however short; without it a
+// quick phase prints nothing.
+func TestVerbosePrintsEveryPhaseTime(t *testing.T) {
+	for _, verbose := range []bool{false, true} {
+		var b bytes.Buffer
+		clk := &stepClock{t: time.Unix(100, 0)}
+		s := newLineSink(&b, false, clk.now)
+		s.timings = verbose
+		p := newSeq(s, clk.now)
+		p.Start("profiling", 0)
+		clk.t = clk.t.Add(40 * time.Millisecond)
+		p.Start("evaluate", 10)
+		p.Add(10)
+		clk.t = clk.t.Add(300 * time.Millisecond)
+		p.Done()
+		got := b.String()
+		if verbose && got != "profiling: done in 0.040s\nevaluate: done, 10 in 0.3s\n" || !verbose && got != "" {
+			t.Errorf("verbose %v: %q", verbose, got)
+		}
+	}
+	var b bytes.Buffer
+	ios := &IOStreams{ErrOut: &b, StderrTTY: true, Verbose: true}
+	r := newProgress(ios)
+	ph := r.Phase("calibrate", 4)
+	ph.Add(4)
+	ph.Done()
+	if !strings.Contains(b.String(), "calibrate: done, 4 in") {
+		t.Errorf("bar with -v: %q", b.String())
+	}
+}

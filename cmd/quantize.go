@@ -39,6 +39,7 @@ type QuantizeOptions struct {
 	KeepFirst, KeepLast       int
 	Preset                    string
 	ForceInt8                 bool
+	AllowQuantized            bool
 	Threads                   int
 	MaxAccuracyDrop           float64
 	MinAgreement              float64
@@ -132,13 +133,14 @@ and why anything stayed float. See docs/quantize.md.`,
 	fs.StringVar(&opts.Format, "format", string(quantize.QDQ), "static models: qdq (QuantizeLinear/DequantizeLinear pairs) or qoperator (QLinearConv, QGemm, …)")
 	fs.StringVar(&opts.Activations, "activations", "uint8", "activation type: uint8 (asymmetric) or int8 (symmetric)")
 	fs.BoolVar(&opts.PerTensor, "per-tensor", false, "one weight scale per tensor instead of per output channel")
-	fs.StringSliceVar(&opts.OpTypes, "op-types", nil, "quantize only these op types (default "+strings.Join(quantize.DefaultOpTypes, ",")+")")
+	fs.StringSliceVar(&opts.OpTypes, "op-types", nil, "quantize only these op types (none given: "+strings.Join(quantize.DefaultOpTypes, ",")+"; --preset transformer picks its own)")
 	fs.StringArrayVar(&opts.Exclude, "exclude", nil, "keep this node in float: a node name, or re:REGEX on node names (repeatable; must match a node)")
 	fs.IntVar(&opts.KeepFirst, "keep-first", 0, "keep the first N Conv/ConvTranspose/MatMul/Gemm nodes in float (--keep-first alone: 1; give N as --keep-first=N)")
 	fs.Lookup("keep-first").NoOptDefVal = "1"
 	fs.IntVar(&opts.KeepLast, "keep-last", 0, "keep the last N Conv/ConvTranspose/MatMul/Gemm nodes in float (--keep-last alone: 1; give N as --keep-last=N)")
 	fs.Lookup("keep-last").NoOptDefVal = "1"
 	fs.StringVar(&opts.Preset, "preset", "", "transformer: keep LayerNorm, Softmax and GELU in float; quantize MatMul/Gemm")
+	fs.BoolVar(&opts.AllowQuantized, "allow-quantized", false, "quantize a model that already holds quantized nodes (only the nodes it left in float are considered; without it such a model is refused, exit 4)")
 	fs.BoolVar(&opts.ForceInt8, "force-int8", false, "keep every selected node in int8 even where ORT's int8 kernel is slower on this CPU")
 	fs.IntVar(&opts.Threads, "threads", 0, threadsUsage+" (calibration, profiling and validation)")
 	fs.Float64Var(&opts.MaxAccuracyDrop, "max-accuracy-drop", 0, "accuracy budget in top-1 points on --val-data/--val-labels; sensitive nodes return to float until it holds")
@@ -154,14 +156,12 @@ and why anything stayed float. See docs/quantize.md.`,
 // complete checks the flags and builds opts.Lib (without data sources):
 // bad values are usage errors before any work.
 func (opts *QuantizeOptions) complete(fs *pflag.FlagSet) error {
-	if err := opts.Out.check(opts.Model); err != nil {
-		return err
-	}
 	o := quantize.Options{
 		Mode: quantize.Mode(opts.Mode), Format: quantize.Format(opts.Format), PerTensor: opts.PerTensor,
 		CalibSize: opts.CalibSize, CalibMethod: quantize.CalibMethod(opts.CalibMethod), Percentile: opts.Percentile,
 		OpTypes: opts.OpTypes, Exclude: opts.Exclude, KeepFirst: opts.KeepFirst, KeepLast: opts.KeepLast,
 		Preset: quantize.Preset(opts.Preset), SpeedAware: !opts.ForceInt8, WarnSQNR: opts.WarnSQNR,
+		AllowQuantized: opts.AllowQuantized,
 	}
 	switch opts.Activations {
 	case "uint8":
@@ -173,6 +173,13 @@ func (opts *QuantizeOptions) complete(fs *pflag.FlagSet) error {
 	}
 	if opts.CalibSize <= 0 {
 		return usagef("--calib-size %d: must be >= 1", opts.CalibSize)
+	}
+	// 0 is not "the default" here: every value given means what it says.
+	if !(opts.Percentile > 0 && opts.Percentile <= 100) {
+		return usagef("--percentile %g: want a percentile in (0, 100]", opts.Percentile)
+	}
+	if opts.Calib.BatchSize < 1 {
+		return usagef("--batch %d: must be >= 1", opts.Calib.BatchSize)
 	}
 	env, err := resolveEnv(opts.Threads, "")
 	if err != nil {
@@ -211,6 +218,10 @@ func (opts *QuantizeOptions) complete(fs *pflag.FlagSet) error {
 	}
 	if o.WarnSQNR == 0 {
 		o.WarnSQNR = -1 // off
+	}
+	// The output, last of the checks and still before any work.
+	if err := opts.Out.check(opts.Model, opts.Calib.Path, opts.Calib.Labels, opts.ValData, opts.ValLabels); err != nil {
+		return err
 	}
 	opts.Lib = o
 	return nil
@@ -252,6 +263,10 @@ func quantizeRun(ctx context.Context, opts *QuantizeOptions) error {
 		var fe *transform.FieldError
 		if errors.As(err, &fe) {
 			return flagError(err, quantizeFields)
+		}
+		var aq *quantize.AlreadyQuantizedError
+		if errors.As(err, &aq) {
+			return fmt.Errorf("%s: %w, or give --allow-quantized to quantize the nodes it left in float", opts.Model, err)
 		}
 		return fmt.Errorf("%s: %w", opts.Model, err)
 	}
@@ -329,15 +344,22 @@ func printQuantize(ios *IOStreams, r *QuantizeResult) {
 	p("wrote      %s (%s, %.2f× smaller than %s)\n", r.Output, report.HumanBytes(r.OutputBytes), r.SizeRatio, report.HumanBytes(r.InputBytes))
 	p("mode       %s; weights int8 %s; activations %s\n", mode, map[bool]string{true: "per-channel", false: "per-tensor"}[rep.PerChannel], rep.ActivationType)
 	if c := rep.Calibration; c != nil {
-		p("calibrated %s on %d samples (%d tensors, %d pass(es))\n", c.Method, c.Samples, c.Tensors, c.Chunks)
+		p("calibrated %s on %s (%s, %s over the data)\n", c.Method, plural(c.Samples, "sample", "samples"), plural(c.Tensors, "tensor", "tensors"), plural(c.Chunks, "pass", "passes"))
 	}
-	share := "unknown"
+	share := "share of MACs in int8 unknown (no shapes observed)"
 	if rep.MACs.Int8Share != nil {
-		share = fmt.Sprintf("%.1f%%", 100**rep.MACs.Int8Share)
+		share = fmt.Sprintf("%.1f%% of MACs in int8", 100**rep.MACs.Int8Share)
 	}
-	p("int8       %d nodes, %d float; %s of MACs in int8\n", rep.Quantized, rep.Float, share)
+	p("int8       %s, %d float; %s\n", plural(rep.Quantized, "node", "nodes"), rep.Float, share)
 	if s := rep.Speed; s != nil {
-		p("speed      %.3f ms float → %.3f ms int8 = %.2f× (batch %d, %d threads; all-int8 was %.2f×)\n", s.FloatMs, s.Int8Ms, s.Speedup, s.Batch, s.Threads, s.AllInt8Speedup)
+		// The speedup is the median of paired ratios of interleaved runs,
+		// which is not the ratio of the two medians shown.
+		on := fmt.Sprintf("batch %d", s.Batch)
+		if s.Inputs == "random" {
+			on = "random inputs of batch 1"
+		}
+		p("speed      %.2f× (median of %d paired run ratios; median run %.3f ms float, %.3f ms int8; %s, %d threads; all-int8 was %.2f×)\n",
+			s.Speedup, s.Runs, s.FloatMs, s.Int8Ms, on, s.Threads, s.AllInt8Speedup)
 	}
 	if a := rep.Accuracy; a != nil {
 		switch a.Metric {

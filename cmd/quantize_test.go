@@ -325,8 +325,8 @@ func TestQuantizeCLIMinSQNR(t *testing.T) {
 }
 
 // An output whose SQNR is below --warn-sqnr (default 20 dB) is warned about
-// on stderr even with -q, and in the JSON's warnings; --warn-sqnr 0 turns
-// it off.
+// on stderr even with -q (an NDJSON event with --json), and in the JSON's
+// warnings; --warn-sqnr 0 turns it off.
 func TestQuantizeCLILowSQNRWarning(t *testing.T) {
 	dir := t.TempDir()
 	model, _ := fixture(t, "mnist_mlp")
@@ -354,7 +354,8 @@ func TestQuantizeCLILowSQNRWarning(t *testing.T) {
 			t.Fatal(err)
 		}
 		ws := r["warnings"].([]any)
-		got := strings.Contains(stderr, `warning: output "logits" keeps only`)
+		// With --json, stderr is NDJSON: the warning is an event.
+		got := strings.Contains(stderr, `{"event":"warning","message":"output \"logits\" keeps only`)
 		if got != c.warn || (len(ws) > 0) != c.warn || r["warn_sqnr_db"] != c.thr {
 			t.Fatalf("%v: stderr %q, warnings %v, threshold %v", c.args, stderr, ws, r["warn_sqnr_db"])
 		}

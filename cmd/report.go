@@ -112,11 +112,6 @@ func (opts *ReportOptions) outputs() ([]reportOutput, error) {
 				return nil, usagef("-o %s is given twice", p)
 			}
 			seen[filepath.Clean(p)] = true
-			for _, in := range opts.Inputs {
-				if filepath.Clean(in) == filepath.Clean(p) {
-					return nil, usagef("-o %s is one of the results read; write the report to another file", p)
-				}
-			}
 		}
 		outs = append(outs, reportOutput{p, f})
 	}
@@ -131,12 +126,13 @@ func reportRun(ctx context.Context, opts *ReportOptions) error {
 	if err != nil {
 		return err
 	}
-	if !opts.Force {
-		for _, o := range outs {
-			if o.path != "-" {
-				if err := refuseExisting(o.path); err != nil {
-					return fmt.Errorf("%w (use --force to replace it)", err)
-				}
+	// Refuse, before reading anything, outputs that are one of the results
+	// read (same file, whatever the spelling), not regular files, in a
+	// folder that cannot be written, or existing without --force.
+	for _, o := range outs {
+		if o.path != "-" {
+			if err := checkOutput(o.path, opts.Force, opts.Inputs...); err != nil {
+				return err
 			}
 		}
 	}

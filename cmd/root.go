@@ -5,6 +5,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -31,24 +32,37 @@ func Main() int {
 }
 
 // Run executes the CLI with args on the given streams and returns the exit
-// code. Errors are printed as one line on stderr.
+// code. Errors are printed as one line on stderr ("shrink: …"), or, with
+// --json, as an NDJSON event {"event":"error","message":"…","exit_code":N}.
 func Run(ctx context.Context, ios *IOStreams, args []string) int {
 	err := execute(ctx, ios, args)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%w: %v", context.Canceled, err)
 		}
+		code := ExitCode(err)
+		var lines []string
 		var ge *GateError
 		if errors.As(err, &ge) {
 			for _, f := range ge.Failures {
-				fmt.Fprintf(ios.ErrOut, "shrink: gate failed: %s\n", f)
+				lines = append(lines, "gate failed: "+f)
 			}
 		} else if errors.Is(err, context.Canceled) {
-			fmt.Fprintln(ios.ErrOut, "shrink: interrupted")
+			lines = append(lines, "interrupted")
 		} else {
-			fmt.Fprintf(ios.ErrOut, "shrink: %s\n", oneLine(err.Error()))
+			lines = append(lines, oneLine(err.Error()))
 		}
-		return ExitCode(err)
+		for _, l := range lines {
+			if ios.JSON {
+				// stderr is an NDJSON stream with --json: the error is
+				// one more event of it.
+				b, _ := json.Marshal(progressEvent{Event: "error", Message: l, ExitCode: &code})
+				ios.ErrOut.Write(append(b, '\n'))
+				continue
+			}
+			fmt.Fprintf(ios.ErrOut, "shrink: %s\n", l)
+		}
+		return code
 	}
 	return ExitOK
 }
@@ -88,7 +102,7 @@ ONNX Runtime. Exit codes: 0 ok, 1 error, 2 usage, 3 gate failed,
 	root.SetIn(ios.In)
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&ios.Quiet, "quiet", "q", false, "no progress output")
-	pf.BoolVarP(&ios.Verbose, "verbose", "v", false, "more detail on stderr")
+	pf.BoolVarP(&ios.Verbose, "verbose", "v", false, "print every phase's end with its time on stderr, however short")
 	pf.StringVar(&g.ORTLib, "ort-lib", "", "path to libonnxruntime.so (default: $SHRINK_ORT_LIB, $ONNXRUNTIME_SHARED_LIBRARY_PATH, lib/ beside the binary, $XDG_CACHE_HOME/shrink)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &UsageError{Err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
@@ -112,7 +126,7 @@ ONNX Runtime. Exit codes: 0 ok, 1 error, 2 usage, 3 gate failed,
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usagef("%s needs %s (got %d arguments)", c.CommandPath(), what, len(args))
+			return usagef("%s needs %s (got %s)", c.CommandPath(), what, plural(len(args), "argument", "arguments"))
 		}
 		return nil
 	}
@@ -121,7 +135,7 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 func minArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) < n {
-			return usagef("%s needs %s (got %d arguments)", c.CommandPath(), what, len(args))
+			return usagef("%s needs %s (got %s)", c.CommandPath(), what, plural(len(args), "argument", "arguments"))
 		}
 		return nil
 	}

@@ -77,7 +77,7 @@ func openCSV(path string, inputs []onnxio.ValueInfo, opts Options) (Source, erro
 			return nil, fmt.Errorf("%s: no input columns", path)
 		}
 		shape := []int64{-1, int64(len(r.cols))}
-		if err := checkInput(path, in, onnxio.Float32, shape, plan); err != nil {
+		if err := checkInput(path, in, onnxio.Float32, shape, plan.skip(in.Name)); err != nil {
 			return nil, fmt.Errorf("%s (%d columns)", err, len(r.cols))
 		}
 		// One pass over the file before any run: count the rows, check

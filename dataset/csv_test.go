@@ -16,7 +16,7 @@ func TestCSVRoundTrip(t *testing.T) {
 			"5.1,3.5,1.4,0.2,0\n"+
 			"7.0, 3.2,4.7,1.4,1\n"+
 			"6.3,3.3,6.0,2.5,2.0\n"+
-			"NaN,1e-3,-2,+inf,1\n")
+			"1e30,1e-3,-2,-0,1\n")
 	in := []onnxio.ValueInfo{vi("x", onnxio.Float32, -1, 4)}
 	s, err := dataset.Open(p, in, dataset.Options{LabelColumn: "target", BatchSize: 3})
 	if err != nil {
@@ -30,9 +30,8 @@ func TestCSVRoundTrip(t *testing.T) {
 		if len(bs) != 2 || !sameBits(got[:12], want) || len(labels) != 4 || labels[1] != 1 || labels[2] != 2 {
 			t.Fatalf("pass %d: %d batches, data %v, labels %v", pass, len(bs), got, labels)
 		}
-		// NaN and Inf are passed through.
-		if got[12] == got[12] || got[15] < 3e38 || got[13] != 1e-3 {
-			t.Fatalf("NaN/Inf row: %v", got[12:])
+		if got[12] != 1e30 || got[13] != 1e-3 {
+			t.Fatalf("last row: %v", got[12:])
 		}
 		s.Reset()
 	}

@@ -17,14 +17,55 @@ import (
 type Batch struct {
 	// Inputs maps each model input name to a tensor whose first dimension
 	// is the batch size N (or, for a model without a batch dimension, the
-	// tensor exactly as the model declares it, N = 1).
+	// tensor exactly as the model declares it, N = 1), except for the
+	// inputs listed in Axes.
 	Inputs map[string]*onnxio.Tensor
+	// Axes lists the inputs whose samples are not along their first
+	// dimension: the batch axis of an input whose shape puts the model's
+	// batch dimension elsewhere (a recurrent state [layers, batch, hidden]),
+	// or -1 for a rank-0 input of a model that has batched inputs too (a
+	// sample rate: the same value in every batch). nil when every input is
+	// batched along its first dimension.
+	Axes map[string]int
 	// Labels has N entries when labels were given, else nil.
 	Labels []int64
 	// N is the number of samples in the batch.
 	N int
 	// Index is the position of the batch's first sample in the data set.
 	Index int
+}
+
+// Axis returns the batch axis of input name (-1: none; see Axes).
+func (b *Batch) Axis(name string) int {
+	if a, ok := b.Axes[name]; ok {
+		return a
+	}
+	return 0
+}
+
+// Slice returns samples [from, to) of b, each input cut along its batch
+// axis (inputs without one are shared as they are), with the labels.
+func (b *Batch) Slice(from, to int) (*Batch, error) {
+	if from < 0 || to > b.N || from > to {
+		return nil, fmt.Errorf("samples [%d,%d) out of a batch of %d", from, to, b.N)
+	}
+	out := &Batch{Inputs: make(map[string]*onnxio.Tensor, len(b.Inputs)), Axes: b.Axes, N: to - from, Index: b.Index + from}
+	if b.Labels != nil {
+		out.Labels = b.Labels[from:to]
+	}
+	for name, t := range b.Inputs {
+		ax := b.Axis(name)
+		if ax < 0 {
+			out.Inputs[name] = t
+			continue
+		}
+		s, err := sliceAxis(t, ax, from, to)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", name, err)
+		}
+		out.Inputs[name] = s
+	}
+	return out, nil
 }
 
 // Source streams batches. Next returns io.EOF after the last batch.
@@ -45,6 +86,10 @@ type Options struct {
 	// BatchSize is an error). ONNX test_data_set folders ignore it: each
 	// set is one batch.
 	BatchSize int
+	// BatchDefault marks BatchSize as a default rather than a request (the
+	// CLI's --batch left unset): a model with a fixed batch dimension then
+	// gets its own size instead of an error.
+	BatchDefault bool
 	// Limit stops after this many samples (0: all).
 	Limit int
 	// Labels is a path to labels (.npy of integers, or text, one per line).
@@ -66,24 +111,14 @@ type Options struct {
 	LabelColumn string
 }
 
-// Head returns the first n samples of b (every input and the labels),
-// sharing b's data; b itself when n >= b.N.
+// Head returns the first n samples of b (every input cut along its batch
+// axis, and the labels), sharing b's data where the batch axis is the
+// first; b itself when n >= b.N.
 func Head(b *Batch, n int) (*Batch, error) {
 	if n >= b.N {
 		return b, nil
 	}
-	out := &Batch{Inputs: make(map[string]*onnxio.Tensor, len(b.Inputs)), N: n, Index: b.Index}
-	if b.Labels != nil {
-		out.Labels = b.Labels[:n]
-	}
-	for name, t := range b.Inputs {
-		s, err := SliceRows(t, 0, n)
-		if err != nil {
-			return nil, fmt.Errorf("input %q: %w", name, err)
-		}
-		out.Inputs[name] = s
-	}
-	return out, nil
+	return b.Slice(0, n)
 }
 
 // Batches is a Source over batches already in memory (one calibration

@@ -22,8 +22,9 @@ import (
 func TestNpyRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	data := iota32(10 * 3 * 2)
-	data[7] = float32(math.NaN())
-	data[8] = float32(math.Inf(-1))
+	data[7] = float32(math.Copysign(0, -1))
+	data[8] = -math.MaxFloat32
+	data[9] = math.SmallestNonzeroFloat32
 	p := writeNpy(t, filepath.Join(dir, "x.npy"), tensor(t, "x", []int64{10, 3, 2}, data))
 	lp := writeNpy(t, filepath.Join(dir, "y.npy"), tensor(t, "y", []int64{10}, []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}))
 	s, err := dataset.Open(p, []onnxio.ValueInfo{vi("x", onnxio.Float32, -1, 3, 2)}, dataset.Options{BatchSize: 4, Labels: lp})

@@ -22,6 +22,12 @@ type npyArray struct {
 	rowBytes int64 // bytes per row
 	rowShape []int64
 
+	// axis is the batch axis (see Batch.Axes): 0, rows are read by
+	// offset; > 0, the array is read whole once and cut along it; -1, the
+	// array is the same for every batch.
+	axis  int
+	whole *onnxio.Tensor // the whole array when axis != 0
+
 	ra   io.ReaderAt // random access: data at base
 	base int64
 
@@ -73,7 +79,43 @@ func (a *npyArray) checkSize(have int64) error {
 	return nil
 }
 
+// samples is the number of samples along the batch axis (0 for an array
+// without one).
+func (a *npyArray) samples() int {
+	switch {
+	case a.axis < 0:
+		return 0
+	case a.axis == 0:
+		return a.rows
+	}
+	return int(a.hdr.Shape[a.axis])
+}
+
+// read returns samples [pos, pos+n) along the batch axis.
 func (a *npyArray) read(pos, n int) (*onnxio.Tensor, error) {
+	if a.axis == 0 {
+		return a.readRows(pos, n)
+	}
+	if a.whole == nil {
+		t, err := a.readRows(0, a.rows)
+		if err != nil {
+			return nil, err
+		}
+		t.Shape = append([]int64(nil), a.hdr.Shape...)
+		a.whole = t
+	}
+	if a.axis < 0 {
+		return a.whole.Clone(), nil
+	}
+	t, err := sliceAxis(a.whole, a.axis, pos, pos+n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", a.where, err)
+	}
+	return t, nil
+}
+
+// readRows returns rows [pos, pos+n) along the first dimension.
+func (a *npyArray) readRows(pos, n int) (*onnxio.Tensor, error) {
 	size := int64(n) * a.rowBytes
 	if int64(cap(a.buf)) < size {
 		a.buf = make([]byte, size)
@@ -174,26 +216,33 @@ func (r *npyReader) close() error {
 	return err
 }
 
-// arrayShape is the shape the checks see: a scalar .npy is one sample.
+// checkArray checks an array against its input and sets its batch axis:
+// a scalar .npy is one sample of a model whose inputs are all scalars, or
+// the one value of a rank-0 input of a batched model.
 func checkArray(a *npyArray, in onnxio.ValueInfo, plan batchPlan) error {
-	if err := checkInput(a.where, in, a.hdr.DType, a.hdr.Shape, plan); err != nil {
+	if err := checkInput(a.where, in, a.hdr.DType, a.hdr.Shape, plan.skip(in.Name)); err != nil {
 		return err
 	}
 	if plan.scalar {
 		return nil
 	}
-	if len(a.hdr.Shape) == 0 {
+	a.axis = plan.axis(in.Name)
+	if a.axis >= 0 && len(a.hdr.Shape) <= a.axis {
 		return fmt.Errorf("%s: input %q: expected %s %s, found a %s scalar", a.where, in.Name, in.DType, shapeString(in.Shape), a.hdr.DType)
 	}
 	return nil
 }
 
 func newRowSource(path string, r *npyReader, inputs []onnxio.ValueInfo, plan batchPlan, opts Options) (Source, error) {
-	rows := r.arrays[0].rows
-	for _, a := range r.arrays[1:] {
-		if a.rows != rows {
-			return nil, fmt.Errorf("%s: input %q has %d samples, input %q has %d", path, r.arrays[0].input, rows, a.input, a.rows)
+	rows, from := -1, ""
+	for _, a := range r.arrays {
+		if a.axis < 0 {
+			continue // one value for every batch
 		}
+		if rows >= 0 && a.samples() != rows {
+			return nil, fmt.Errorf("%s: input %q has %d samples, input %q has %d", path, from, rows, a.input, a.samples())
+		}
+		rows, from = a.samples(), a.input
 	}
 	if plan.scalar {
 		rows = 1

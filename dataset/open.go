@@ -23,6 +23,8 @@ const DefaultBatchSize = 32
 // after it), a .csv file, or a folder of ONNX test_data_set_* subfolders or
 // input_*.pb files, or else of images (one subfolder per class). Every
 // error is one line naming the file and, where it applies, the input.
+// Batches holding NaN or infinite values are refused when they are read,
+// naming the input and the sample (see finiteSource).
 func Open(path string, inputs []onnxio.ValueInfo, opts Options) (Source, error) {
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("%s: the model has no inputs to feed", path)
@@ -42,11 +44,20 @@ func Open(path string, inputs []onnxio.ValueInfo, opts Options) (Source, error) 
 		}
 		return nil, err
 	}
-	if st.IsDir() {
-		if isONNXFolder(path) {
-			return openPB(path, inputs, opts)
-		}
-		return openImages(path, inputs, opts)
+	if st.IsDir() && !isONNXFolder(path) {
+		return openImages(path, inputs, opts) // pixels are finite
+	}
+	src, err := open(path, st.IsDir(), inputs, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &finiteSource{Source: src, path: path}, nil
+}
+
+// open picks the reader of stored numbers by the path's form.
+func open(path string, dir bool, inputs []onnxio.ValueInfo, opts Options) (Source, error) {
+	if dir {
+		return openPB(path, inputs, opts)
 	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npy":
@@ -69,43 +80,92 @@ type batchPlan struct {
 	// scalar is set when the model's inputs have no batch dimension (rank
 	// 0): the data is one sample fed as is.
 	scalar bool
+	// axes holds the inputs whose batch axis is not 0 (see Batch.Axes):
+	// the model's batch dimension elsewhere in their shape, or -1 for a
+	// rank-0 input among batched ones (the same value in every batch).
+	axes map[string]int
 }
 
-// planBatches reads the batch dimension off the model's inputs.
+// axis is input name's batch axis (-1: none).
+func (p batchPlan) axis(name string) int {
+	if a, ok := p.axes[name]; ok {
+		return a
+	}
+	return 0
+}
+
+// skip is the axis checkInput leaves to the plan for input name.
+func (p batchPlan) skip(name string) int {
+	if p.scalar {
+		return -1
+	}
+	return p.axis(name)
+}
+
+// planBatches reads the batch dimension off the model's inputs. The batch
+// dimension is the symbolic first dimension of the inputs ("batch"); an
+// input whose first dimension is something else but which has that
+// symbol further in is batched along that axis (a recurrent state
+// [2, batch, 128]). A rank-0 input among batched ones takes one value for
+// every batch. A model whose inputs are all rank 0 is fed one sample.
 func planBatches(path string, inputs []onnxio.ValueInfo, opts Options) (batchPlan, error) {
-	fixed, from := int64(0), ""
 	scalars := 0
+	sym := ""
 	for _, in := range inputs {
 		if in.Shape != nil && len(in.Shape) == 0 {
 			scalars++
+		} else if sym == "" && len(in.Shape) > 0 && in.Shape[0].Value <= 0 && in.Shape[0].Param != "" {
+			sym = in.Shape[0].Param
+		}
+	}
+	if scalars == len(inputs) {
+		return batchPlan{size: 1, fixed: true, scalar: true}, nil
+	}
+	fixed, from := int64(0), ""
+	axes := map[string]int{}
+	for _, in := range inputs {
+		if in.Shape != nil && len(in.Shape) == 0 {
+			axes[in.Name] = -1
 			continue
 		}
-		if len(in.Shape) == 0 || in.Shape[0].Value <= 0 {
+		if len(in.Shape) == 0 {
+			continue // unknown rank
+		}
+		ax := 0
+		if sym != "" && in.Shape[0].Param != sym {
+			for i, d := range in.Shape {
+				if d.Param == sym {
+					ax = i
+					break
+				}
+			}
+		}
+		if ax != 0 {
+			axes[in.Name] = ax
+		}
+		d := in.Shape[ax].Value
+		if d <= 0 {
 			continue
 		}
-		d := in.Shape[0].Value
 		if fixed != 0 && d != fixed {
 			return batchPlan{}, fmt.Errorf("%s: inputs %q and %q have different fixed batch sizes %d and %d", path, from, in.Name, fixed, d)
 		}
 		fixed, from = d, in.Name
 	}
-	if scalars > 0 {
-		if scalars != len(inputs) {
-			return batchPlan{}, fmt.Errorf("%s: the model mixes scalar inputs and inputs with a batch dimension; feed it from an ONNX test_data_set folder", path)
-		}
-		return batchPlan{size: 1, fixed: true, scalar: true}, nil
+	if len(axes) == 0 {
+		axes = nil
 	}
 	if fixed > 0 {
-		if opts.BatchSize != 0 && int64(opts.BatchSize) != fixed {
+		if opts.BatchSize != 0 && !opts.BatchDefault && int64(opts.BatchSize) != fixed {
 			return batchPlan{}, fmt.Errorf("%s: input %q has a fixed batch size of %d; batch size %d cannot be used", path, from, fixed, opts.BatchSize)
 		}
-		return batchPlan{size: int(fixed), fixed: true}, nil
+		return batchPlan{size: int(fixed), fixed: true, axes: axes}, nil
 	}
 	n := opts.BatchSize
 	if n == 0 {
 		n = DefaultBatchSize
 	}
-	return batchPlan{size: n}, nil
+	return batchPlan{size: n, axes: axes}, nil
 }
 
 // checkCount applies Limit to a data set of n samples and checks a fixed
@@ -148,10 +208,10 @@ func intsString(s []int64) string {
 }
 
 // checkInput checks data of element type dt and shape against model input
-// in: the element type, the rank, and every fixed dimension, except the
-// first (the sample axis, which the batch plan checks) unless plan.scalar
-// is set, when the data must match the whole declared shape.
-func checkInput(path string, in onnxio.ValueInfo, dt onnxio.DType, shape []int64, plan batchPlan) error {
+// in: the element type, the rank, and every fixed dimension but the sample
+// axis skip (which the batch plan checks; -1: none, the data must match
+// the whole declared shape).
+func checkInput(path string, in onnxio.ValueInfo, dt onnxio.DType, shape []int64, skip int) error {
 	mismatch := func(why string) error {
 		return fmt.Errorf("%s: input %q: expected %s %s, found %s %s (%s)", path, in.Name, in.DType, shapeString(in.Shape), dt, intsString(shape), why)
 	}
@@ -165,7 +225,7 @@ func checkInput(path string, in onnxio.ValueInfo, dt onnxio.DType, shape []int64
 		return mismatch(fmt.Sprintf("rank %d, want %d", len(shape), len(in.Shape)))
 	}
 	for i, d := range in.Shape {
-		if i == 0 && !plan.scalar {
+		if i == skip {
 			continue // the sample axis: checked by the batch plan
 		}
 		if d.Value > 0 && shape[i] != d.Value {
@@ -216,7 +276,7 @@ func (s *rowSource) Next(ctx context.Context) (*Batch, error) {
 			t.Shape = t.Shape[1:]
 		}
 	}
-	b := &Batch{Inputs: in, N: n, Index: s.pos}
+	b := &Batch{Inputs: in, Axes: s.plan.axes, N: n, Index: s.pos}
 	if s.labels != nil {
 		b.Labels = s.labels[s.pos : s.pos+n]
 	}

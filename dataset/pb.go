@@ -113,11 +113,19 @@ func openPB(dir string, inputs []onnxio.ValueInfo, opts Options) (Source, error)
 	return s, nil
 }
 
-func samplesOf(t *onnxio.Tensor, plan batchPlan) int {
-	if plan.scalar || len(t.Shape) == 0 {
+// samplesOf is the number of samples of input name's tensor t: along its
+// batch axis; -1 for an input without one.
+func samplesOf(name string, t *onnxio.Tensor, plan batchPlan) int {
+	ax := plan.axis(name)
+	switch {
+	case plan.scalar:
+		return 1
+	case ax < 0:
+		return -1
+	case len(t.Shape) <= ax:
 		return 1
 	}
-	return int(t.Shape[0])
+	return int(t.Shape[ax])
 }
 
 // checkPBSet reads each file of a set once to check it against the model
@@ -153,10 +161,13 @@ func checkPBSet(dir string, files []string, inputs []onnxio.ValueInfo, plan batc
 		}
 		t := tensors[j]
 		set.files[i] = files[j]
-		if err := checkInput(files[j], in, t.DType, t.Shape, batchPlan{scalar: true}); err != nil {
+		if err := checkInput(files[j], in, t.DType, t.Shape, -1); err != nil {
 			return pbSet{}, err
 		}
-		n := samplesOf(t, plan)
+		n := samplesOf(in.Name, t, plan)
+		if n < 0 {
+			continue // one value for the batch
+		}
 		if set.n >= 0 && n != set.n {
 			return pbSet{}, fmt.Errorf("%s: input %q has %d samples, the set's other inputs %d", files[j], in.Name, n, set.n)
 		}
@@ -181,17 +192,17 @@ func (s *pbSource) Next(ctx context.Context) (*Batch, error) {
 		return nil, io.EOF
 	}
 	set := s.sets[s.next]
-	b := &Batch{Inputs: map[string]*onnxio.Tensor{}, N: set.n, Index: s.pos}
+	b := &Batch{Inputs: map[string]*onnxio.Tensor{}, Axes: s.plan.axes, N: set.n, Index: s.pos}
 	for i, in := range s.inputs {
 		t, err := onnxio.ReadTensorFile(set.files[i])
 		if err != nil {
 			return nil, err
 		}
-		if err := checkInput(set.files[i], in, t.DType, t.Shape, batchPlan{scalar: true}); err != nil {
+		if err := checkInput(set.files[i], in, t.DType, t.Shape, -1); err != nil {
 			return nil, err // the file changed since Open
 		}
-		if !s.plan.scalar && len(t.Shape) > 0 && int(t.Shape[0]) != set.n {
-			if t, err = SliceRows(t, 0, set.n); err != nil {
+		if ax := s.plan.axis(in.Name); !s.plan.scalar && ax >= 0 && len(t.Shape) > ax && int(t.Shape[ax]) != set.n {
+			if t, err = sliceAxis(t, ax, 0, set.n); err != nil {
 				return nil, err
 			}
 		}

@@ -92,8 +92,10 @@ func NewNode(op, name string, inputs, outputs []string) *onnxpb.NodeProto {
 	return &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(name), Input: inputs, Output: outputs}
 }
 
-// UnsupportedError says that a model uses an op or feature shrink cannot
-// handle; the CLI maps it to exit code 4.
+// UnsupportedError says that a model uses an op or feature shrink (or
+// ONNX Runtime) cannot handle; the CLI maps it to exit code 4. Node and Op
+// name the node; both are empty for a model-wide limit (an IR or opset
+// version), which Reason then states alone.
 type UnsupportedError struct {
 	// Node names the node at fault; "" when there is none (the model
 	// lacks what was asked for), and then the message names no node.
@@ -103,6 +105,9 @@ type UnsupportedError struct {
 }
 
 func (e *UnsupportedError) Error() string {
+	if e.Node == "" && e.Op == "" {
+		return e.Reason // a model-wide limit (an IR or opset version)
+	}
 	msg := fmt.Sprintf("not implemented: op %s at node %q", e.Op, e.Node)
 	if e.Node == "" {
 		msg = "not implemented: op " + e.Op

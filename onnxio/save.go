@@ -33,13 +33,13 @@ var ErrExists = errors.New("already exists (use --force to overwrite)")
 
 // Save writes the model to path atomically: the bytes go to a temporary file
 // in the same folder that is renamed over path only once complete, so a
-// failure or interruption leaves no partial file. The output is
-// deterministic: the same model gives the same bytes.
+// failure or interruption leaves no partial file. Only a regular file is
+// ever replaced (and only with Overwrite): a symbolic link, a device or a
+// FIFO at path is an ErrNotRegular error. The output is deterministic: the
+// same model gives the same bytes.
 func (m *Model) Save(path string, opts SaveOptions) error {
-	if !opts.Overwrite {
-		if _, err := os.Lstat(path); err == nil {
-			return &Error{Path: path, Err: ErrExists}
-		}
+	if err := checkDest(path, opts.Overwrite); err != nil {
+		return err
 	}
 	threshold := opts.ExternalThreshold
 	if threshold <= 0 && proto.Size(m.Proto) > MaxProtoBytes {
@@ -58,10 +58,8 @@ func (m *Model) Save(path string, opts SaveOptions) error {
 		if err != nil {
 			return &Error{Path: path, Err: err}
 		}
-		if !opts.Overwrite {
-			if _, err := os.Lstat(dataPath); err == nil {
-				return &Error{Path: dataPath, Err: ErrExists}
-			}
+		if err := checkDest(dataPath, opts.Overwrite); err != nil {
+			return err
 		}
 		x, err = externalize(m.Proto, threshold, filepath.ToSlash(loc))
 		if err != nil {
@@ -91,11 +89,22 @@ func (m *Model) Save(path string, opts SaveOptions) error {
 		return &Error{Path: path, Err: err}
 	}
 	if dataTmp != "" {
+		// Checked again at the last moment: a rename replaces a link or a
+		// device node as readily as a file.
+		if err := checkDest(dataPath, opts.Overwrite); err != nil {
+			os.Remove(dataTmp)
+			os.Remove(modelTmp)
+			return err
+		}
 		if err := os.Rename(dataTmp, dataPath); err != nil {
 			os.Remove(dataTmp)
 			os.Remove(modelTmp)
 			return &Error{Path: dataPath, Err: err}
 		}
+	}
+	if err := checkDest(path, opts.Overwrite); err != nil {
+		os.Remove(modelTmp)
+		return err
 	}
 	if err := os.Rename(modelTmp, path); err != nil {
 		os.Remove(modelTmp)
@@ -147,13 +156,12 @@ func confinedOutput(dir, loc string) (string, error) {
 }
 
 // WriteFileAtomic writes b to path through a temporary file and a rename,
-// refusing to replace an existing file unless overwrite is set. Reports and
+// refusing to replace an existing file unless overwrite is set, and
+// anything but a regular file (a link, a device, a FIFO) in any case. Reports and
 // other outputs use it so that no partial file is ever left behind.
 func WriteFileAtomic(path string, b []byte, overwrite bool) error {
-	if !overwrite {
-		if _, err := os.Lstat(path); err == nil {
-			return &Error{Path: path, Err: ErrExists}
-		}
+	if err := checkDest(path, overwrite); err != nil {
+		return err
 	}
 	tmp, err := writeTemp(filepath.Dir(path), filepath.Base(path), func(w *bufio.Writer) error {
 		_, err := w.Write(b)
@@ -161,6 +169,10 @@ func WriteFileAtomic(path string, b []byte, overwrite bool) error {
 	})
 	if err != nil {
 		return &Error{Path: path, Err: err}
+	}
+	if err := checkDest(path, overwrite); err != nil {
+		os.Remove(tmp)
+		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)

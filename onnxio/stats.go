@@ -1,7 +1,6 @@
 package onnxio
 
 import (
-	"math"
 	"sort"
 
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
@@ -26,13 +25,20 @@ type ParamStats struct {
 	ByDType      []DTypeStats `json:"by_dtype"`
 }
 
+// WeightNonFinite names a weight holding NaN or infinite values.
+type WeightNonFinite struct {
+	Name string `json:"name"`
+	NonFinite
+}
+
 // ParamStats walks all weights. Zeros are counted exactly (+0 and -0 for
-// floats); NaN weights are reported through the nan count.
-func (m *Model) ParamStats() (ParamStats, int64, error) {
+// floats); weights holding NaN or infinite values are listed, in the order
+// met, with their counts.
+func (m *Model) ParamStats() (ParamStats, []WeightNonFinite, error) {
 	var st ParamStats
-	var nan int64
+	var bad []WeightNonFinite
 	by := map[DType]*DTypeStats{}
-	add := func(t *Tensor) {
+	add := func(name string, t *Tensor) {
 		n := t.Len()
 		st.Count += n
 		b := t.DType.RawBytes(n)
@@ -47,9 +53,10 @@ func (m *Model) ParamStats() (ParamStats, int64, error) {
 		}
 		d.Count += n
 		d.Bytes += b
-		z, nn := countZeros(t)
-		st.Zero += z
-		nan += nn
+		st.Zero += countZeros(t)
+		if nf := t.CountNonFinite(); nf.Total() > 0 {
+			bad = append(bad, WeightNonFinite{Name: name, NonFinite: nf})
+		}
 	}
 	var walk func(g *onnxpb.GraphProto) error
 	walk = func(g *onnxpb.GraphProto) error {
@@ -61,7 +68,7 @@ func (m *Model) ParamStats() (ParamStats, int64, error) {
 				st.Count += r.Count
 				continue
 			}
-			add(t)
+			add(r.Name, t)
 			if r.Source == FromInitializer {
 				st.Initializers++
 			} else {
@@ -85,7 +92,7 @@ func (m *Model) ParamStats() (ParamStats, int64, error) {
 		return nil
 	}
 	if err := walk(m.Proto.Graph); err != nil {
-		return st, nan, err
+		return st, bad, err
 	}
 	if st.Count > 0 {
 		st.ZeroFraction = float64(st.Zero) / float64(st.Count)
@@ -100,57 +107,45 @@ func (m *Model) ParamStats() (ParamStats, int64, error) {
 		}
 		return st.ByDType[i].DType < st.ByDType[j].DType
 	})
-	return st, nan, nil
+	return st, bad, nil
 }
 
-func countZeros(t *Tensor) (zero, nan int64) {
+// countZeros counts t's zeros (+0 and -0 for floating-point types).
+func countZeros(t *Tensor) int64 {
 	switch d := t.Data.(type) {
 	case []float32:
-		for _, v := range d {
-			if v == 0 {
-				zero++
-			} else if v != v {
-				nan++
-			}
-		}
+		return countZero(d) // -0 == 0
 	case []float64:
-		for _, v := range d {
-			if v == 0 {
-				zero++
-			} else if math.IsNaN(v) {
-				nan++
-			}
-		}
+		return countZero(d)
 	case []uint16:
 		if t.DType == Float16 || t.DType == BFloat16 {
+			var zero int64
 			for _, v := range d {
 				if v&0x7fff == 0 {
 					zero++
-				} else if t.DType == Float16 && v&0x7c00 == 0x7c00 && v&0x3ff != 0 || t.DType == BFloat16 && v&0x7f80 == 0x7f80 && v&0x7f != 0 {
-					nan++
 				}
 			}
-		} else {
-			zero = countZero(d)
+			return zero
 		}
+		return countZero(d)
 	case []int8:
-		zero = countZero(d)
+		return countZero(d)
 	case []uint8:
-		zero = countZero(d)
+		return countZero(d)
 	case []int16:
-		zero = countZero(d)
+		return countZero(d)
 	case []int32:
-		zero = countZero(d)
+		return countZero(d)
 	case []int64:
-		zero = countZero(d)
+		return countZero(d)
 	case []uint32:
-		zero = countZero(d)
+		return countZero(d)
 	case []uint64:
-		zero = countZero(d)
+		return countZero(d)
 	case []bool:
-		zero = countZero(d)
+		return countZero(d)
 	}
-	return zero, nan
+	return 0
 }
 
 // countZero counts the elements equal to T's zero value (false for bool).

@@ -70,6 +70,9 @@ func (q *quantizer) accuracyAware(ctx context.Context, v *variant, float map[int
 	defer ph.Done()
 	f := copyMap(float)
 	for k := 0; k < len(cands)-1; k++ {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
 		i := cands[k]
 		f[i] = fmt.Sprintf(revertWhy, sens[i])
 		vk, err := q.build(f)
@@ -93,7 +96,7 @@ func (q *quantizer) accuracyAware(ctx context.Context, v *variant, float map[int
 	// Report the reverts most sensitive first.
 	for _, k := range cands[:bestK+1] {
 		float[k] = bestFloat[k]
-		n := q.m.Proto.Graph.Node[k]
+		n := q.node(k)
 		rep.Reverted = append(rep.Reverted, Revert{Node: nodeLabel(n), Op: n.GetOpType(), Stage: "accuracy", Reason: bestFloat[k]})
 	}
 	return best, &bestAcc, nil
@@ -148,6 +151,9 @@ func (q *quantizer) sensitivities(ctx context.Context, float map[int]string, can
 	defer ph.Done()
 	out := map[int]float64{}
 	for _, i := range cands {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		f := copyMap(float)
 		for _, j := range cands {
 			if j != i {

@@ -62,11 +62,11 @@ func TestBackendSuitePytorchConverted(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			in, _, err := firstBatch(context.Background(), src)
+			b, err := firstBatch(context.Background(), src)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Run(in); err != nil {
+			if _, err := s.Run(b.Inputs); err != nil {
 				t.Fatal(err)
 			}
 			var sq []string

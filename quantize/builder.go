@@ -43,23 +43,30 @@ func newBuilder(m *onnxio.Model) *builder {
 	b := &builder{m: m, g: m.Graph(), weights: map[string]qref{}, weightParams: map[*onnxpb.NodeProto]Params{},
 		biasWidened: map[*onnxpb.NodeProto][]int{}, paramNames: map[string]qref{}, used: map[string]bool{}, origin: map[*onnxpb.NodeProto]*onnxpb.NodeProto{}}
 	b.ms = m.Opset("") < 13
-	gp := m.Proto.Graph
-	for _, t := range gp.Initializer {
-		b.used[t.GetName()] = true
+	// Names are unique across the main graph and its subgraphs (a
+	// subgraph may not shadow a name of the graphs around it).
+	graphs := []*onnxpb.GraphProto{m.Proto.Graph}
+	for _, sc := range scopes(m.Proto.Graph, nil) {
+		graphs = append(graphs, sc.sg)
 	}
-	for _, v := range gp.Input {
-		b.used[v.GetName()] = true
-	}
-	for _, v := range gp.Output {
-		b.used[v.GetName()] = true
-	}
-	for _, n := range gp.Node {
-		b.used[n.GetName()] = true
-		for _, o := range n.Output {
-			b.used[o] = true
+	for _, gp := range graphs {
+		for _, t := range gp.Initializer {
+			b.used[t.GetName()] = true
 		}
-		for _, i := range n.Input {
-			b.used[i] = true
+		for _, v := range gp.Input {
+			b.used[v.GetName()] = true
+		}
+		for _, v := range gp.Output {
+			b.used[v.GetName()] = true
+		}
+		for _, n := range gp.Node {
+			b.used[n.GetName()] = true
+			for _, o := range n.Output {
+				b.used[o] = true
+			}
+			for _, i := range n.Input {
+				b.used[i] = true
+			}
 		}
 	}
 	return b

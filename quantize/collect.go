@@ -134,7 +134,9 @@ func collectChunk(ctx context.Context, m *onnxio.Model, src dataset.Source, chun
 				if !ok {
 					return nil, fmt.Errorf("calibration data has no input %q", name)
 				}
-				observe(st, name, t)
+				if err := observe(st, m, b, name, t); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if sess != nil {
@@ -153,7 +155,12 @@ func collectChunk(ctx context.Context, m *onnxio.Model, src dataset.Source, chun
 				}
 			}
 			for _, t := range outs {
-				observe(st, t.Name, t)
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				if err := observe(st, m, b, t.Name, t); err != nil {
+					return nil, err
+				}
 			}
 		}
 		samples += b.N
@@ -174,13 +181,35 @@ func b2i(b bool) int {
 	return 0
 }
 
-func observe(st *Stats, name string, t *onnxio.Tensor) {
+// observe folds tensor name of batch b into the statistics. A NaN or an
+// infinity is an error naming the tensor, the node that produced it and
+// the sample: a range cannot be calibrated from it, and the float model
+// itself is broken on that input.
+func observe(st *Stats, m *onnxio.Model, b *dataset.Batch, name string, t *onnxio.Tensor) error {
 	if _, ok := st.Shapes[name]; !ok {
 		st.Shapes[name] = append([]int64(nil), t.Shape...)
 		st.DTypes[name] = t.DType
 	}
 	if t.DType != onnxio.Float32 {
-		return
+		return nil
+	}
+	if i, v := t.FirstNonFinite(); i >= 0 {
+		return nonFiniteActivation(m, b, name, t, i, v)
 	}
 	st.Cal.Observe(name, t.Data.([]float32))
+	return nil
+}
+
+// nonFiniteActivation describes value v at flat index i of tensor name.
+func nonFiniteActivation(m *onnxio.Model, b *dataset.Batch, name string, t *onnxio.Tensor, i int, v float64) error {
+	sample, elem := b.Index, i
+	if b.N > 1 && len(t.Shape) > 0 && t.Shape[0] == int64(b.N) {
+		per := int(t.Len()) / b.N
+		sample, elem = b.Index+i/per, i%per
+	}
+	p := m.Graph().Producer(name)
+	if p == nil {
+		return fmt.Errorf("calibration data: input %q, sample %d: %g at element %d; calibration needs finite data", name, sample, v, elem)
+	}
+	return fmt.Errorf("activation %q (output of node %q, %s) is %g at element %d on calibration sample %d: the float model does not compute finite values on this input; check its weights (shrink inspect) and the data", name, nodeLabel(p), p.GetOpType(), v, elem, sample)
 }

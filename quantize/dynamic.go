@@ -15,27 +15,29 @@ type dynWriter struct {
 	p *Plan
 }
 
-// dynamicPlan selects the compute nodes that have a dynamic form. There is
-// no activation calibration; st (optional) only supplies shapes.
-func dynamicPlan(g *onnxio.Graph, order []*onnxpb.NodeProto, sel *selection, st *Stats, o *Options, float map[*onnxpb.NodeProto]string) (*Plan, error) {
+// dynamicPlan selects the compute nodes that have a dynamic form, in the
+// main graph (order) and in the subgraphs of control-flow nodes (scopes,
+// whose weights may live in the graphs around them). There is no
+// activation calibration; st (optional) only supplies shapes.
+func dynamicPlan(g *onnxio.Graph, order []*onnxpb.NodeProto, scopes []*scope, sel *selection, st *Stats, o *Options, float map[*onnxpb.NodeProto]string) (*Plan, error) {
 	p := &Plan{Order: order, States: map[*onnxpb.NodeProto]*NodeState{}, Tensors: map[string]Params{}, ActType: onnxio.Uint8, PerTensor: o.PerTensor}
-	for _, n := range order {
+	plan := func(g *onnxio.Graph, n *onnxpb.NodeProto) *NodeState {
 		h := handlerFor(n)
 		if h == nil || h.Kind != Compute {
-			continue
+			return nil
 		}
 		s := &NodeState{Node: n, Handler: h}
 		p.States[n] = s
 		switch {
 		case sel.reason[n] != "":
 			s.Float = sel.reason[n]
-			continue
+			return s
 		case float[n] != "":
 			s.Float = float[n]
-			continue
+			return s
 		case h.Dynamic == nil:
 			s.Float = "no dynamic form"
-			continue
+			return s
 		}
 		spec, why := h.Spec(g, n)
 		if why == "" && spec.Weight < 0 {
@@ -43,32 +45,76 @@ func dynamicPlan(g *onnxio.Graph, order []*onnxpb.NodeProto, sel *selection, st 
 		}
 		if why != "" {
 			s.Float = why
-			continue
+			return s
 		}
 		s.Spec = spec
 		s.Quantized = true
+		return s
+	}
+	for _, n := range order {
+		plan(g, n)
+	}
+	for _, sc := range scopes {
+		sc.open()
+		for _, n := range sc.sg.Node {
+			if s := plan(sc.g, n); s != nil {
+				p.Sub = append(p.Sub, subState{s, sc})
+			}
+		}
 	}
 	return p, nil
 }
 
-// writeDynamic rewrites the planned nodes; a handler may still refuse a
-// node (its state then says why).
+// subState is the plan's decision for a node of a subgraph, with its scope.
+type subState struct {
+	*NodeState
+	scope *scope
+}
+
+// writeDynamic rewrites the planned nodes, those of the main graph then
+// those of each subgraph in its scope; a handler may still refuse a node
+// (its state then says why).
 func writeDynamic(b *builder, p *Plan) error {
-	w := &dynWriter{b: b, p: p}
-	var drop []*onnxpb.NodeProto
-	for _, s := range p.Quantized() {
-		why, err := s.Handler.Dynamic(w, s.Node, s.Spec)
-		if err != nil {
-			return fmt.Errorf("node %q: %w", s.Node.GetName(), err)
+	rewrite := func(b *builder, states []*NodeState) error {
+		w := &dynWriter{b: b, p: p}
+		var drop []*onnxpb.NodeProto
+		for _, s := range states {
+			why, err := s.Handler.Dynamic(w, s.Node, s.Spec)
+			if err != nil {
+				return fmt.Errorf("node %q: %w", s.Node.GetName(), err)
+			}
+			if why != "" {
+				s.Quantized, s.Float = false, why
+				continue
+			}
+			drop = append(drop, s.Node)
 		}
-		if why != "" {
-			s.Quantized, s.Float = false, why
+		for _, n := range drop {
+			b.g.RemoveNode(n)
+		}
+		return nil
+	}
+	if err := rewrite(b, p.Quantized()); err != nil {
+		return err
+	}
+	var scopes []*scope
+	byScope := map[*scope][]*NodeState{}
+	for _, s := range p.Sub {
+		if !s.Quantized {
 			continue
 		}
-		drop = append(drop, s.Node)
+		if _, ok := byScope[s.scope]; !ok {
+			scopes = append(scopes, s.scope)
+		}
+		byScope[s.scope] = append(byScope[s.scope], s.NodeState)
 	}
-	for _, n := range drop {
-		b.g.RemoveNode(n)
+	for _, sc := range scopes {
+		if err := rewrite(b.forScope(sc), byScope[sc]); err != nil {
+			return err
+		}
+		if err := sc.commit(); err != nil {
+			return err
+		}
 	}
 	return b.finish()
 }

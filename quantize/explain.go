@@ -30,7 +30,8 @@ func (q *quantizer) explain(ctx context.Context, v *variant, rep *Report, sample
 	g := q.m.Graph()
 	var carriers []string
 	carrierRow := map[string]int{}
-	for _, fn := range order {
+	// The main graph's nodes in order, then those of its subgraphs.
+	for _, fn := range append(order, q.nodes[len(q.m.Proto.Graph.Node):]...) {
 		i := q.index[fn]
 		s := v.byIndex[i]
 		if s == nil {
@@ -59,7 +60,9 @@ func (q *quantizer) explain(ctx context.Context, v *variant, rep *Report, sample
 				w.BiasWidened = v.b.biasWidened[s.Node]
 				row.Weight = w
 			}
-			if s.Handler.Kind == Compute || s.Handler.Kind == Elementwise {
+			// A subgraph's tensors cannot be fetched as outputs: its
+			// nodes get no SQNR of their own.
+			if (s.Handler.Kind == Compute || s.Handler.Kind == Elementwise) && i < len(q.m.Proto.Graph.Node) {
 				carriers = append(carriers, out)
 				carrierRow[out] = len(rep.Nodes)
 			}
@@ -157,8 +160,11 @@ func (q *quantizer) nodeSQNR(ctx context.Context, v *variant, rep *Report, sampl
 		}
 		mm = qv.m
 	}
-	data := dataset.Batches(&dataset.Batch{Inputs: sample, N: q.batch})
+	data := dataset.Batches(q.sampleBatch())
 	for i := 0; i < len(carriers); i += q.o.ChunkTensors {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		o := q.measureOptions()
 		o.Tensors = carriers[i:min(i+q.o.ChunkTensors, len(carriers))]
 		o.Limit, o.SQNROnly, o.CacheBytes = explainSamples, true, -1
@@ -188,7 +194,7 @@ func (q *quantizer) measure(ctx context.Context, src dataset.Source, o validate.
 func (q *quantizer) carrier(v *variant, fn *onnxpb.NodeProto, s *NodeState) string {
 	if s.Fold != nil {
 		if j, ok := v.idx[s.Fold]; ok {
-			return q.m.Proto.Graph.Node[j].Output[0]
+			return q.node(j).Output[0]
 		}
 	}
 	return fn.Output[0]

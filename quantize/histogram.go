@@ -19,12 +19,13 @@ type Histogram struct {
 	Bins   int
 	Exp    int
 	Counts []int64
-	// Min and Max are the exact extremes seen; N the number of values
-	// (NaN excluded); NaN the number of NaN values skipped.
-	Min, Max float32
-	N, NaN   int64
-	zeros    int64 // all-zero batches seen before the range was known
-	started  bool
+	// Min and Max are the exact finite extremes seen; N the number of
+	// values (NaN and infinities excluded); NaN and Inf the numbers of
+	// NaN and infinite values skipped.
+	Min, Max    float32
+	N, NaN, Inf int64
+	zeros       int64 // all-zero batches seen before the range was known
+	started     bool
 }
 
 // NewHistogram returns an empty histogram with bins bins per side.
@@ -38,7 +39,10 @@ func (h *Histogram) Width() float64 { return math.Ldexp(1, h.Exp) }
 // Range is R: the histogram covers [-R, R).
 func (h *Histogram) Range() float64 { return float64(h.Bins) * h.Width() }
 
-// Add folds a batch of values into the histogram.
+// Add folds a batch of values into the histogram. NaN values are counted
+// in NaN and infinities in Inf, outside the bins: neither has a place on a
+// finite range (calibration refuses them before they get here; Add only
+// makes sure they can neither stall nor corrupt it).
 func (h *Histogram) Add(x []float32) {
 	if len(x) == 0 {
 		return
@@ -46,6 +50,18 @@ func (h *Histogram) Add(x []float32) {
 	lo, hi := kernels.MinMax(x)
 	if lo > hi { // all NaN
 		h.NaN += int64(len(x))
+		return
+	}
+	if math.IsInf(float64(lo), 0) || math.IsInf(float64(hi), 0) {
+		finite := make([]float32, 0, len(x))
+		for _, v := range x {
+			if math.IsInf(float64(v), 0) {
+				h.Inf++
+			} else {
+				finite = append(finite, v) // NaN stays: the kernel counts it
+			}
+		}
+		h.Add(finite)
 		return
 	}
 	h.Min = min(h.Min, lo)
@@ -67,11 +83,23 @@ func (h *Histogram) Add(x []float32) {
 		h.Counts[h.Bins] = h.zeros
 		h.started = true
 	}
-	for h.Range() <= m {
+	for h.Range() <= m { // m is finite: R reaches it within ~280 doublings
 		h.grow()
 	}
-	r := float32(h.Range())
-	nan, err := kernels.Histogram(h.Counts, x, -r, r)
+	src, r := x, h.Range()
+	if r > maxDirectRange || r < 1/maxDirectRange {
+		// The kernel's float32 bin arithmetic (counts/(hi-lo)) would
+		// overflow on 2R, or on its inverse: bin the values scaled by
+		// 2^-Exp (exact in float64, and the result fits float32) over
+		// [-Bins, Bins).
+		f := math.Ldexp(1, -h.Exp)
+		scaled := make([]float32, len(x))
+		for i, v := range x {
+			scaled[i] = float32(float64(v) * f)
+		}
+		src, r = scaled, float64(h.Bins)
+	}
+	nan, err := kernels.Histogram(h.Counts, src, float32(-r), float32(r))
 	if err != nil {
 		// The range is finite and non-empty by construction.
 		panic(err)
@@ -79,6 +107,11 @@ func (h *Histogram) Add(x []float32) {
 	h.NaN += int64(nan)
 	h.N += int64(len(x) - nan)
 }
+
+// maxDirectRange bounds the ranges binned without scaling: from
+// 1/maxDirectRange to maxDirectRange, 2R and the kernel's bin arithmetic
+// stay far from float32's limits.
+const maxDirectRange = 0x1p100
 
 // grow doubles the bin width, merging bin pairs outward from zero.
 func (h *Histogram) grow() {
@@ -99,11 +132,12 @@ func (h *Histogram) grow() {
 
 // Merge adds the counts of o (same Bins) into h.
 func (h *Histogram) Merge(o *Histogram) {
-	if o.N == 0 && o.NaN == 0 {
+	if o.N == 0 && o.NaN == 0 && o.Inf == 0 {
 		return
 	}
 	h.Min, h.Max = min(h.Min, o.Min), max(h.Max, o.Max)
 	h.NaN += o.NaN
+	h.Inf += o.Inf
 	if !o.started {
 		h.N += o.N
 		if h.started {

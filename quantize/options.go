@@ -120,6 +120,12 @@ type Options struct {
 	KeepFirst, KeepLast int
 	Preset              Preset
 
+	// AllowQuantized lets a model that already holds quantized nodes
+	// (QuantizeLinear, QLinearConv, DynamicQuantizeMatMul, …) be
+	// quantized: only the nodes it left in float are considered. Without
+	// it such a model is an *AlreadyQuantizedError.
+	AllowQuantized bool
+
 	// SpeedAware profiles the float and quantized models in ONNX Runtime
 	// and keeps in float the nodes whose int8 form is slower on this CPU.
 	SpeedAware bool

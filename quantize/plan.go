@@ -38,6 +38,9 @@ type Plan struct {
 	ActType onnxio.DType
 	// PerTensor disables per-channel weight scales.
 	PerTensor bool
+	// Sub holds the decisions for nodes of subgraphs (If branches, Loop
+	// and Scan bodies), each with its scope (dynamic mode).
+	Sub []subState
 }
 
 // TensorNames returns the quantized tensors sorted by name.
@@ -71,8 +74,10 @@ type selection struct {
 const notSelected = "op type not selected (--op-types)"
 
 // selectNodes applies --op-types, --exclude, --keep-first/--keep-last and
-// the preset. An exclusion that matches nothing is an error.
-func selectNodes(order []*onnxpb.NodeProto, o *Options) (*selection, error) {
+// the preset to the main graph's nodes in order, and the op types and
+// exclusions to sub, the nodes of subgraphs. An exclusion that matches
+// nothing is an error.
+func selectNodes(order, sub []*onnxpb.NodeProto, o *Options) (*selection, error) {
 	sel := &selection{reason: map[*onnxpb.NodeProto]string{}}
 	ops := map[string]bool{}
 	for _, op := range o.OpTypes {
@@ -103,16 +108,16 @@ func selectNodes(order []*onnxpb.NodeProto, o *Options) (*selection, error) {
 	}
 	keep := map[*onnxpb.NodeProto]string{}
 	for i := 0; i < o.KeepFirst && i < len(compute); i++ {
-		keep[compute[i]] = fmt.Sprintf("first %d compute node(s) kept float (--keep-first)", o.KeepFirst)
+		keep[compute[i]] = fmt.Sprintf("first %s kept float (--keep-first)", plural(o.KeepFirst, "compute node", "compute nodes"))
 	}
 	for i := 0; i < o.KeepLast && i < len(compute); i++ {
-		keep[compute[len(compute)-1-i]] = fmt.Sprintf("last %d compute node(s) kept float (--keep-last)", o.KeepLast)
+		keep[compute[len(compute)-1-i]] = fmt.Sprintf("last %s kept float (--keep-last)", plural(o.KeepLast, "compute node", "compute nodes"))
 	}
 	var presetFloat map[*onnxpb.NodeProto]string
 	if o.Preset == Transformer {
 		presetFloat = transformerFloatNodes(order)
 	}
-	for _, n := range order {
+	for _, n := range append(order[:len(order):len(order)], sub...) {
 		name := n.GetName()
 		for _, m := range ms {
 			if m.re != nil && m.re.MatchString(name) || m.re == nil && m.name == name {

@@ -22,12 +22,19 @@ type quantizer struct {
 	o     Options
 	st    *Stats
 	index map[*onnxpb.NodeProto]int // float model node → index
+	// nodes lists the float model's nodes by index: the main graph's, then
+	// those of its subgraphs (allNodes).
+	nodes []*onnxpb.NodeProto
 	notes []string
 	// sample is the first calibration batch of batch samples, read once
-	// (see calibSample).
+	// (see calibSample); axes its inputs' batch axes (dataset.Batch.Axes).
 	sample map[string]*onnxio.Tensor
+	axes   map[string]int
 	batch  int
 }
+
+// node returns the float model's node of index i.
+func (q *quantizer) node(i int) *onnxpb.NodeProto { return q.nodes[i] }
 
 // variant is one quantized model built from the float one.
 type variant struct {
@@ -45,12 +52,18 @@ type variant struct {
 // Quantize returns a quantized copy of m and a report of what was done.
 // m is not modified. Static mode needs o.Calib. Errors about the options
 // are *transform.FieldError naming the option field; unsupported models
-// give *onnxio.UnsupportedError. It is the shape every transform has
+// give *onnxio.UnsupportedError (an already-quantized one an
+// *AlreadyQuantizedError, which unwraps to it). It is the shape every transform has
 // (package transform).
 func Quantize(ctx context.Context, m *onnxio.Model, o Options) (*onnxio.Model, *Report, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, nil, err
+	}
+	if !o.AllowQuantized {
+		if err := checkQuantized(m); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := checkBudgetData(ctx, o); err != nil {
 		return nil, nil, err
@@ -71,17 +84,21 @@ func Quantize(ctx context.Context, m *onnxio.Model, o Options) (*onnxio.Model, *
 			return nil, nil, err
 		}
 		if n > 0 {
-			q.notes = append(q.notes, fmt.Sprintf("folded %d BatchNormalization node(s) into the Conv before them", n))
+			q.notes = append(q.notes, fmt.Sprintf("folded %s into the Conv before them", plural(n, "BatchNormalization node", "BatchNormalization nodes")))
 		}
 	}
 	m = q.m
-	for i, n := range m.Proto.Graph.Node {
+	q.nodes = allNodes(m.Proto.Graph)
+	for i, n := range q.nodes {
 		q.index[n] = i
 	}
-	// Selection errors (an exclusion matching nothing) come before any
-	// expensive work.
+	// Selection errors (an exclusion matching nothing) and non-finite
+	// weights come before any expensive work.
 	order, _ := m.Graph().TopoOrder()
-	if _, err := selectNodes(order, &q.o); err != nil {
+	if _, err := selectNodes(order, subNodes(scopes(m.Proto.Graph, nil)), &q.o); err != nil {
+		return nil, nil, err
+	}
+	if err := checkWeights(m); err != nil {
 		return nil, nil, err
 	}
 	if o.Calib != nil {
@@ -114,6 +131,49 @@ func checkBudgetData(ctx context.Context, o Options) error {
 		return transform.Errorf("Env.Val", nil, "has no labels, and a %s budget counts correct answers (give labels, or use %s)", validate.MaxAccuracyDrop, validate.MinAgreement)
 	}
 	return val.Reset()
+}
+
+// checkWeights fails, naming the weight and the node, when a weight of a
+// compute node (Conv, ConvTranspose, MatMul, Gemm) holds a NaN or an
+// infinity: int8 has no code for them, and the float model computes
+// non-finite values from them anyway. It runs before calibration, which
+// would otherwise spend minutes on a model that cannot be quantized.
+func checkWeights(m *onnxio.Model) error {
+	type scoped struct {
+		g *onnxio.Graph
+		n *onnxpb.NodeProto
+	}
+	var nodes []scoped
+	for _, n := range m.Proto.Graph.Node {
+		nodes = append(nodes, scoped{m.Graph(), n})
+	}
+	for _, sc := range scopes(m.Proto.Graph, nil) {
+		sc.open()
+		for _, n := range sc.sg.Node {
+			nodes = append(nodes, scoped{sc.g, n})
+		}
+	}
+	seen := map[string]bool{}
+	for _, sn := range nodes {
+		g, n := sn.g, sn.n
+		if h := handlerFor(n); h == nil || h.Kind != Compute {
+			continue
+		}
+		for k, in := range n.Input {
+			if in == "" || seen[in] || !g.IsWeight(in) {
+				continue
+			}
+			seen[in] = true
+			t, err := g.Weight(in)
+			if err != nil {
+				continue // not decodable as numbers: the writers say why if it matters
+			}
+			if i, v := t.FirstNonFinite(); i >= 0 {
+				return fmt.Errorf("weight %q (input %d of node %q, %s) has a non-finite value (%g at flat index %d): quantization needs finite weights (shrink inspect lists them)", in, k, nodeLabel(n), n.GetOpType(), v, i)
+			}
+		}
+	}
+	return nil
 }
 
 func hasConvBN(m *onnxio.Model) bool {
@@ -233,18 +293,21 @@ func (q *quantizer) buildAs(float map[int]string, format Format) (*variant, erro
 	if err != nil {
 		return nil, err
 	}
-	sel, err := selectNodes(order, &q.o)
+	// Subgraph nodes (If/Loop/Scan bodies) are quantized in dynamic mode.
+	var sub []*scope
+	if q.o.Mode == Dynamic {
+		sub = scopes(m.Proto.Graph, nil)
+	}
+	sel, err := selectNodes(order, subNodes(sub), &q.o)
 	if err != nil {
 		return nil, err
 	}
 	byNode := map[*onnxpb.NodeProto]string{}
-	for i, n := range m.Proto.Graph.Node {
+	idx := map[*onnxpb.NodeProto]int{}
+	for i, n := range allNodes(m.Proto.Graph) {
 		if why := float[i]; why != "" {
 			byNode[n] = why
 		}
-	}
-	idx := map[*onnxpb.NodeProto]int{}
-	for i, n := range m.Proto.Graph.Node {
 		idx[n] = i
 	}
 	v := &variant{m: m, b: newBuilder(m), byIndex: map[int]*NodeState{}, idx: idx, floats: copyMap(float)}
@@ -264,7 +327,7 @@ func (q *quantizer) buildAs(float map[int]string, format Format) (*variant, erro
 			err = writeQOperator(v.b, v.plan)
 		}
 	case Dynamic:
-		v.plan, err = dynamicPlan(g, order, sel, q.st, &q.o, byNode)
+		v.plan, err = dynamicPlan(g, order, sub, sel, q.st, &q.o, byNode)
 		if err != nil {
 			return nil, err
 		}

@@ -29,8 +29,11 @@ type Report struct {
 	Nodes          []Node  `json:"nodes"`
 	Quantized      int     `json:"quantized_nodes"`
 	Float          int     `json:"float_nodes"`
-	MACs           MACs    `json:"macs"`
-	Outputs        []Out   `json:"outputs"`
+	// NothingQuantized is set when no node runs in int8 in the model
+	// written (every candidate went back to float); a warning says so.
+	NothingQuantized bool  `json:"nothing_quantized"`
+	MACs             MACs  `json:"macs"`
+	Outputs          []Out `json:"outputs"`
 	// OutputsOn says which data Outputs' SQNR was measured on (nil: not
 	// measured, no data).
 	OutputsOn *SQNRData        `json:"outputs_measured_on"`
@@ -148,6 +151,10 @@ type Speed struct {
 	AllInt8Ms      float64 `json:"all_int8_ms"`
 	AllInt8Speedup float64 `json:"all_int8_speedup"`
 	Slower         bool    `json:"slower_than_float"`
+	// Inputs is what the models were timed on: "calibration" (the first
+	// calibration batch) or "random" (random inputs of the declared
+	// shapes, symbolic dimensions 1, when there was no data).
+	Inputs string `json:"inputs"`
 }
 
 // Acc is the accuracy-aware result.
@@ -264,7 +271,7 @@ func (r *Report) metadata() map[string]string {
 		Node   string `json:"node"`
 		Reason string `json:"reason"`
 	}
-	var fl []floatNode
+	fl := []floatNode{} // "[]", never "null", when every node is int8
 	for _, n := range r.Nodes {
 		if !n.Int8 && n.Kind != PassThrough.String() && n.Kind != Activation.String() {
 			fl = append(fl, floatNode{n.Name, n.FloatReason})
@@ -293,4 +300,13 @@ func (r *Report) metadata() map[string]string {
 		md["shrink.quantize.accuracy"] = fmt.Sprintf("%s float %.4f int8 %.4f budget %g met %v", r.Accuracy.Metric, r.Accuracy.Float, r.Accuracy.Int8, r.Accuracy.Budget, r.Accuracy.Met)
 	}
 	return md
+}
+
+// plural writes a count with its noun in the right number: "1 node",
+// "2 nodes" (never "node(s)").
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

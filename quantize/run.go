@@ -46,7 +46,7 @@ func (q *quantizer) run(ctx context.Context) (*onnxio.Model, *Report, error) {
 			return nil, nil, err
 		}
 	} else if q.o.SpeedAware {
-		rep.Notes = append(rep.Notes, "speed-aware selection skipped: no data to time the models on")
+		rep.Notes = append(rep.Notes, "speed-aware selection skipped: no data to time the models on (give calibration data); the speed was timed on random inputs of batch 1")
 	}
 	if len(q.o.Env.Budget) > 0 {
 		v, rep.Accuracy, err = q.accuracyAware(ctx, v, float, rep)
@@ -57,23 +57,42 @@ func (q *quantizer) run(ctx context.Context) (*onnxio.Model, *Report, error) {
 			return nil, nil, err
 		}
 	}
+	if rep.Speed == nil && q.o.SpeedAware {
+		if err := q.timeRandom(ctx, v, rep); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := q.explain(ctx, v, rep, sample, prof); err != nil {
 		return nil, nil, err
 	}
 	q.warnLowSQNR(rep)
+	q.warnNothingGained(rep)
 	if v.b.holds > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("held %d float→int8 boundary(ies) after a float MaxPool with a Shape reader, so ORT does not move the QuantizeLinear up and run the MaxPool in slow NCHW uint8", v.b.holds))
-	}
-	if rep.Speed != nil && rep.Speed.Slower {
-		w := fmt.Sprintf("THE QUANTIZED MODEL IS SLOWER THAN THE FLOAT ONE ON THIS CPU: %.3f ms vs %.3f ms (%.2f×) at batch %d with %d threads",
-			rep.Speed.Int8Ms, rep.Speed.FloatMs, rep.Speed.Speedup, rep.Speed.Batch, rep.Speed.Threads)
-		rep.Warnings = append(rep.Warnings, w)
+		rep.Notes = append(rep.Notes, fmt.Sprintf("held %s after a float MaxPool with a Shape reader, so ORT does not move the QuantizeLinear up and run the MaxPool in slow NCHW uint8", plural(v.b.holds, "float→int8 boundary", "float→int8 boundaries")))
 	}
 	md := rep.metadata()
 	for _, k := range slices.Sorted(maps.Keys(md)) { // sorted: the same run gives the same bytes
 		v.m.SetMetadata(k, md[k])
 	}
 	return v.m, rep, nil
+}
+
+// warnNothingGained warns, and says so in the report, when the result
+// holds no int8 node (every candidate went back to float) or is slower
+// than the float model: quantization made nothing better.
+func (q *quantizer) warnNothingGained(rep *Report) {
+	if rep.Quantized == 0 {
+		rep.NothingQuantized = true
+		rep.Warnings = append(rep.Warnings, "NO NODE RUNS IN INT8: every candidate went back to float (the table says why); the model written computes as the float one does")
+	}
+	if sp := rep.Speed; sp != nil && sp.Slower {
+		on := fmt.Sprintf("at batch %d", sp.Batch)
+		if sp.Inputs == "random" {
+			on = "on random inputs of batch 1 (give calibration data to time it on yours and let slower nodes go back to float)"
+		}
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("THE QUANTIZED MODEL IS SLOWER THAN THE FLOAT ONE ON THIS CPU: %.2f× (median of paired run ratios; median run %.3f ms int8 vs %.3f ms float) %s with %d threads",
+			sp.Speedup, sp.Int8Ms, sp.FloatMs, on, sp.Threads))
+	}
 }
 
 // warnLowSQNR adds a warning for each graph output whose SQNR against the
@@ -89,10 +108,10 @@ func (q *quantizer) warnLowSQNR(rep *Report) {
 		if o.SQNR == nil || *o.SQNR >= thr || on == nil {
 			continue
 		}
-		w := fmt.Sprintf("output %q keeps only %.1f dB SQNR against the float model (below %g dB; on %d %s sample(s)): "+
+		w := fmt.Sprintf("output %q keeps only %.1f dB SQNR against the float model (below %g dB; on %s): "+
 			"check it on real data with `shrink compare`; return the most sensitive nodes to float with --min-sqnr DB "+
 			"(or --max-accuracy-drop / --min-agreement for a classifier) and --val-data; or keep the layers whose SQNR "+
-			"column falls first in float with --exclude NAME", o.Name, *o.SQNR, thr, on.Samples, on.Data)
+			"column falls first in float with --exclude NAME", o.Name, *o.SQNR, thr, plural(on.Samples, on.Data+" sample", on.Data+" samples"))
 		rep.Warnings = append(rep.Warnings, w)
 	}
 }
@@ -178,32 +197,39 @@ func (q *quantizer) newReport() *Report {
 // and explain steps share it.
 func (q *quantizer) calibSample(ctx context.Context) (map[string]*onnxio.Tensor, int, error) {
 	if q.sample == nil {
-		in, n, err := firstBatch(ctx, q.o.Calib)
+		b, err := firstBatch(ctx, q.o.Calib)
 		if err != nil {
 			return nil, 0, err
 		}
-		q.sample, q.batch = in, n
+		q.sample, q.axes, q.batch = b.Inputs, b.Axes, b.N
 	}
 	return q.sample, q.batch, nil
 }
 
-// firstBatch reads the first batch of src (and rewinds it).
-func firstBatch(ctx context.Context, src dataset.Source) (map[string]*onnxio.Tensor, int, error) {
+// sampleBatch is the first calibration batch as a data-set batch (its
+// inputs cut along their own batch axes when a step takes fewer samples).
+func (q *quantizer) sampleBatch() *dataset.Batch {
+	return &dataset.Batch{Inputs: q.sample, Axes: q.axes, N: q.batch}
+}
+
+// firstBatch reads the first batch of src, its inputs copied (and rewinds
+// src).
+func firstBatch(ctx context.Context, src dataset.Source) (*dataset.Batch, error) {
 	if err := src.Reset(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	b, err := src.Next(ctx)
 	if err == io.EOF {
-		return nil, 0, errors.New("calibration data is empty")
+		return nil, errors.New("calibration data is empty")
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	in := make(map[string]*onnxio.Tensor, len(b.Inputs))
 	for k, t := range b.Inputs {
 		in[k] = t.Clone()
 	}
-	return in, b.N, src.Reset()
+	return &dataset.Batch{Inputs: in, Axes: b.Axes, N: b.N, Index: b.Index}, src.Reset()
 }
 
 // floatSubject is the float model as validate's baseline.

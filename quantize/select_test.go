@@ -57,8 +57,8 @@ func TestNodeSelection(t *testing.T) {
 		{Options{}, "g0,g1,g2", ""},
 		{Options{Exclude: []string{"g1"}}, "g0,g2", "excluded (--exclude g1)"},
 		{Options{Exclude: []string{"re:^g[02]$"}}, "g1", "excluded (--exclude re:^g[02]$)"},
-		{Options{KeepFirst: 1}, "g1,g2", "first 1 compute node(s) kept float (--keep-first)"},
-		{Options{KeepLast: 2}, "g0", "last 2 compute node(s) kept float (--keep-last)"},
+		{Options{KeepFirst: 1}, "g1,g2", "first 1 compute node kept float (--keep-first)"},
+		{Options{KeepLast: 2}, "g0", "last 2 compute nodes kept float (--keep-last)"},
 		{Options{OpTypes: []string{"Gemm"}}, "g0,g1,g2", "op type not selected (--op-types)"}, // the Relus
 	}
 	for _, c := range cases {

@@ -3,6 +3,7 @@ package quantize
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"time"
 
@@ -29,7 +30,7 @@ func (q *quantizer) group(v *variant, i int) []int {
 		}
 	}
 	fg := q.m.Graph()
-	n := q.m.Proto.Graph.Node[i]
+	n := q.node(i)
 	if len(n.Output) == 0 || fg.IsGraphOutput(n.Output[0]) {
 		return g
 	}
@@ -107,17 +108,17 @@ func (q *quantizer) speedAware(ctx context.Context, v *variant, float map[int]st
 		}
 	}
 	sp := &Speed{Batch: batch, Threads: q.o.Env.Threads, Runs: t.Runs, FloatMs: t.MedianMs(0),
-		Int8Ms: t.MedianMs(best + 1), Speedup: t.Speedup(best + 1), AllInt8Ms: t.MedianMs(1), AllInt8Speedup: t.Speedup(1)}
+		Int8Ms: t.MedianMs(best + 1), Speedup: t.Speedup(best + 1), AllInt8Ms: t.MedianMs(1), AllInt8Speedup: t.Speedup(1), Inputs: "calibration"}
 	sp.Slower = sp.Speedup < 1
 	if best == 1 {
 		for k, s := range slow {
 			float[k] = s
-			n := q.m.Proto.Graph.Node[k]
+			n := q.node(k)
 			rep.Reverted = append(rep.Reverted, Revert{Node: nodeLabel(n), Op: n.GetOpType(), Stage: "speed", Reason: s})
 		}
 		sort.Slice(rep.Reverted, func(i, j int) bool { return rep.Reverted[i].Node < rep.Reverted[j].Node })
 	} else if len(slow) > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("the profile suggested %d node(s) back to float, but the model with them in float was not faster end to end (%.2f× vs %.2f×); all kept in int8", len(slow), t.Speedup(2), t.Speedup(1)))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the profile suggested %s back to float, but the model with them in float was not faster end to end (%.2f× vs %.2f×); all kept in int8", plural(len(slow), "node", "nodes"), t.Speedup(2), t.Speedup(1)))
 	}
 	return cands[best], prof, sp, nil
 }
@@ -147,6 +148,72 @@ func (q *quantizer) retime(ctx context.Context, v *variant, rep *Report, sample 
 	sp := rep.Speed
 	sp.FloatMs, sp.Int8Ms, sp.Speedup, sp.Runs = t.MedianMs(0), t.MedianMs(1), t.Speedup(1), t.Runs
 	sp.Slower = sp.Speedup < 1
-	rep.Notes = append(rep.Notes, fmt.Sprintf("speed timed again after %d accuracy-driven revert(s): %.2f×", n, sp.Speedup))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("speed timed again after %s: %.2f×", plural(n, "accuracy-driven revert", "accuracy-driven reverts"), sp.Speedup))
 	return nil
+}
+
+// timeRandom times the model written against the float one on random
+// inputs of the declared shapes (symbolic dimensions 1) when there was no
+// data for the speed-aware step, so that a result slower than float is
+// still reported. Inputs of unknown rank, or a model ONNX Runtime cannot
+// run on such inputs, leave the speed unmeasured (a note says so).
+func (q *quantizer) timeRandom(ctx context.Context, v *variant, rep *Report) error {
+	in, err := randomInputs(q.m, q.o.Env.Seed)
+	if err == nil {
+		ph := q.o.Env.Progress.Phase("timing on random inputs", 0)
+		var t *validate.Timing
+		t, err = q.timeModels(ctx, []*onnxio.Model{q.m, v.m}, in, ph)
+		ph.Done()
+		if err == nil {
+			rep.Speed = &Speed{Batch: 1, Threads: q.o.Env.Threads, Runs: t.Runs, FloatMs: t.MedianMs(0), Int8Ms: t.MedianMs(1),
+				Speedup: t.Speedup(1), AllInt8Ms: t.MedianMs(1), AllInt8Speedup: t.Speedup(1), Slower: t.Speedup(1) < 1, Inputs: "random"}
+			return nil
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	rep.Notes = append(rep.Notes, fmt.Sprintf("speed not measured: %v", err))
+	return nil
+}
+
+// randomInputs makes one sample for each graph input of m: its declared
+// shape with symbolic dimensions 1; normal values for floating-point
+// inputs, zeros otherwise.
+func randomInputs(m *onnxio.Model, seed uint64) (map[string]*onnxio.Tensor, error) {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	out := map[string]*onnxio.Tensor{}
+	for _, v := range m.Graph().Inputs() {
+		vi := onnxio.DescribeValue(v)
+		if vi.Shape == nil || (vi.Kind != "" && vi.Kind != "tensor") {
+			return nil, fmt.Errorf("input %q has no declared shape to make random inputs from", vi.Name)
+		}
+		shape := make([]int64, len(vi.Shape))
+		for i, d := range vi.Shape {
+			shape[i] = max(d.Value, 1)
+		}
+		n, err := onnxio.NumElements(shape)
+		if err != nil || n > 1<<26 {
+			return nil, fmt.Errorf("input %q: shape %v too large for random inputs", vi.Name, shape)
+		}
+		t := &onnxio.Tensor{Name: vi.Name, DType: vi.DType, Shape: shape}
+		switch vi.DType {
+		case onnxio.Float32:
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			t.Data = x
+		case onnxio.Int64:
+			t.Data = make([]int64, n)
+		case onnxio.Int32:
+			t.Data = make([]int32, n)
+		case onnxio.Bool:
+			t.Data = make([]bool, n)
+		default:
+			return nil, fmt.Errorf("input %q is %s: no random inputs of that type", vi.Name, vi.DType)
+		}
+		out[vi.Name] = t
+	}
+	return out, nil
 }

@@ -110,7 +110,11 @@ func (d *Document) Markdown(details bool) []byte {
 			curvesMarkdown(&b, c)
 		}
 	} else if n := len(d.Tables) + len(d.Curves); n > 0 {
-		fmt.Fprintf(&b, "\n%d per-layer table(s) and training curve(s) are in the HTML and JSON reports (or with --details).\n", n)
+		what := "The per-layer tables and training curves are"
+		if n == 1 {
+			what = "The per-layer table or training curve is"
+		}
+		fmt.Fprintf(&b, "\n%s in the HTML and JSON reports (or with --details).\n", what)
 	}
 	if len(d.Notes) > 0 {
 		b.WriteString("\n**Notes**\n\n")

@@ -64,8 +64,12 @@ func (d *Compare) Markdown() []byte {
 	switch {
 	case len(d.Gates) == 0:
 		b.WriteString("No gates set.\n")
+	case failed == 0 && len(d.Gates) == 1:
+		b.WriteString("✅ **The gate passed.**\n")
 	case failed == 0:
 		fmt.Fprintf(&b, "✅ **All %d gates passed.**\n", len(d.Gates))
+	case len(d.Gates) == 1:
+		b.WriteString("❌ **The gate failed:**\n\n")
 	default:
 		fmt.Fprintf(&b, "❌ **%d of %d gates failed:**\n\n", failed, len(d.Gates))
 		for _, g := range d.Gates {

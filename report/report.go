@@ -60,6 +60,9 @@ type Model struct {
 	Latency *Latency `json:"latency"`
 	// Size is null for a model without a file.
 	Size *Size `json:"size"`
+	// NonFinite counts the samples whose output holds a NaN or an
+	// infinity (with labels they count as wrong).
+	NonFinite int64 `json:"non_finite_outputs"`
 }
 
 // Accuracy against the labels.
@@ -109,7 +112,12 @@ type Size struct {
 // Fidelity of a candidate to the baseline.
 type Fidelity struct {
 	Samples int64 `json:"samples"`
-	// Agreement and KL are null for outputs of one value per sample.
+	// ClassAxis is the output axis agreement and KL read the classes
+	// along (null: the whole sample is one score vector); Positions the
+	// score vectors per sample (1 for a classifier, T for a sequence).
+	ClassAxis *int `json:"class_axis"`
+	Positions int  `json:"positions"`
+	// Agreement and KL are null for outputs of one value per position.
 	Agreement  *float64 `json:"agreement"`
 	Cosine     *float64 `json:"cosine"`
 	MaxAbsDiff *float64 `json:"max_abs_diff"`
@@ -218,7 +226,7 @@ func data(ev *validate.Evaluation, meta Meta) Data {
 }
 
 func model(r validate.ModelResult) Model {
-	m := Model{Name: r.Name, Path: r.Path, Output: r.Output}
+	m := Model{Name: r.Name, Path: r.Path, Output: r.Output, NonFinite: r.NonFinite}
 	if a := r.Accuracy; a != nil {
 		d := &Accuracy{Metric: string(a.Metric), Value: num(a.Value), Samples: a.Samples}
 		if a.Metric.IsClassification() {
@@ -280,7 +288,7 @@ func NewCompare(ev *validate.Evaluation, gates []validate.GateResult, meta Meta)
 		f := c.Fidelity
 		cd := Candidate{
 			Model: model(ev.Models[i+1]),
-			Fidelity: Fidelity{Samples: f.Samples, Agreement: num(f.Agreement), Cosine: num(f.Cosine), MaxAbsDiff: num(f.MaxAbsDiff),
+			Fidelity: Fidelity{Samples: f.Samples, ClassAxis: axisPtr(f.ClassAxis), Positions: f.Positions, Agreement: num(f.Agreement), Cosine: num(f.Cosine), MaxAbsDiff: num(f.MaxAbsDiff),
 				SQNRdB: num(f.SQNR), SQNRInfinite: math.IsInf(f.SQNR, 1), KL: num(f.KL), MSE: num(f.MSE), MAE: num(f.MAE)},
 			AccuracyDrop: num(c.AccuracyDrop), Speedup: num(c.Speedup), SizeRatio: num(c.SizeRatio),
 		}
@@ -316,4 +324,12 @@ func providerName(p string) string {
 		return "cpu"
 	}
 	return p
+}
+
+// axisPtr is a class axis for JSON: null when there is none (0).
+func axisPtr(a int) *int {
+	if a == 0 {
+		return nil
+	}
+	return &a
 }

@@ -40,6 +40,9 @@ type Classification struct {
 	Samples int64
 	Top1    int64 // samples whose highest score is the label's (first maximum wins ties)
 	Top5    int64 // samples with fewer than 5 scores strictly above the label's
+	// NonFinite counts the samples with a NaN or infinite score: they are
+	// counted wrong (their ranking means nothing).
+	NonFinite int64
 }
 
 // Add scores one batch: scores holds n rows of k = len(scores)/n values,
@@ -58,6 +61,10 @@ func (c *Classification) Add(scores []float32, n int, labels []int64) error {
 		if l < 0 || l >= int64(k) {
 			return fmt.Errorf("label %d at sample %d is outside the output's %d classes", l, c.Samples+int64(i), k)
 		}
+		if !finite(row) {
+			c.NonFinite++
+			continue
+		}
 		if argmax(row) == int(l) {
 			c.Top1++
 		}
@@ -73,6 +80,16 @@ func (c *Classification) Add(scores []float32, n int, labels []int64) error {
 	}
 	c.Samples += int64(n)
 	return nil
+}
+
+// finite reports whether every value of x is finite.
+func finite(x []float32) bool {
+	for _, v := range x {
+		if v-v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Regression accumulates the mean squared and mean absolute error of an
@@ -129,12 +146,30 @@ func (r *Regression) MAE() float64 { return r.SumAbs / float64(r.Values) }
 // Fidelity accumulates how closely a candidate's outputs follow a
 // baseline's on the same inputs. All sums are float64; memory does not
 // depend on the number of samples.
+//
+// Top-1 agreement and KL divergence compare class scores. For a
+// classifier [N, C] a sample holds one score vector; a sequence output
+// [N, T, C] (an OCR recognizer) or a map [N, C, H, W] (a segmenter) holds
+// one per position, and comparing the flattened sample would let one
+// position's maximum decide for all: they are compared per position along
+// the class axis (see ClassAxis), and averaged over every position.
 type Fidelity struct {
-	Samples int64
-	Width   int // values per sample (the first batch's)
-	Agree   int64
-	CosSum  float64
-	MaxAbs  float64
+	// ClassAxis is the output axis holding the classes, the batch axis
+	// being 0 (negative: counted from the end); 0 infers it from the
+	// output's rank at the first batch (InferClassAxis). Set before the
+	// first Add.
+	ClassAxis int
+	Samples   int64
+	Width     int // values per sample (the first batch's)
+	// Classes is the size of the class axis and Positions the score
+	// vectors compared (samples × positions per sample); Classes is 0
+	// when the class axis is not known (one vector per sample).
+	Classes   int
+	inner     int // elements after the class axis in a sample
+	Positions int64
+	Agree     int64
+	CosSum    float64
+	MaxAbs    float64
 	// Energy holds Σref² and Σ(ref − cand)² (the SQNR and the MSE).
 	Energy SQNRSum
 	ErrAbs float64 // Σ |ref − cand|
@@ -142,9 +177,30 @@ type Fidelity struct {
 	Values int64
 }
 
+// InferClassAxis is the class axis of an output of the given rank (batch
+// axis included) when nothing says otherwise: 1 for [N, C], the last for a
+// sequence [N, T, C], 1 for a map [N, C, H, W]; 0 (unknown: the whole
+// sample is one vector) for other ranks.
+func InferClassAxis(rank int) int {
+	switch rank {
+	case 2, 4:
+		return 1
+	case 3:
+		return 2
+	}
+	return 0
+}
+
 // Add compares n rows of ref and cand (equal lengths, the same row width
-// in every batch).
+// in every batch), each row one score vector.
 func (f *Fidelity) Add(ref, cand []float32, n int) error {
+	return f.AddShaped(ref, cand, n, nil)
+}
+
+// AddShaped is Add for outputs of the given shape (batch axis first; nil:
+// one vector per sample): agreement and KL are taken per position along
+// the class axis.
+func (f *Fidelity) AddShaped(ref, cand []float32, n int, shape []int64) error {
 	if len(ref) != len(cand) {
 		return fmt.Errorf("the candidate's output has %d values for %d samples, the baseline's %d", len(cand), n, len(ref))
 	}
@@ -154,19 +210,25 @@ func (f *Fidelity) Add(ref, cand []float32, n int) error {
 	}
 	if f.Samples == 0 {
 		f.Width = k
+		if err := f.setAxis(shape, k); err != nil {
+			return err
+		}
 	} else if k != f.Width {
 		return fmt.Errorf("output has %d values per sample in this batch, %d before", k, f.Width)
 	}
 	f.Energy.Add(ref, cand)
+	c, inner := k, 1
+	if f.Classes > 0 {
+		c, inner = f.Classes, f.inner
+	}
+	outer := k / (c * inner)
+	rv, cv := make([]float32, c), make([]float32, c)
 	for i := 0; i < n; i++ {
 		r := ref[i*k : (i+1)*k]
-		c := cand[i*k : (i+1)*k]
-		if argmax(r) == argmax(c) {
-			f.Agree++
-		}
+		cd := cand[i*k : (i+1)*k]
 		var dot, nr, nc float64
 		for j := range r {
-			a, b := float64(r[j]), float64(c[j])
+			a, b := float64(r[j]), float64(cd[j])
 			dot += a * b
 			nr += a * a
 			nc += b * b
@@ -177,10 +239,57 @@ func (f *Fidelity) Add(ref, cand []float32, n int) error {
 			}
 		}
 		f.CosSum += cosine(dot, nr, nc)
-		f.KLSum += klSoftmax(r, c)
+		// One score vector per position: c values inner apart.
+		for o := 0; o < outer; o++ {
+			for in := 0; in < inner; in++ {
+				base := o*c*inner + in
+				for j := 0; j < c; j++ {
+					rv[j], cv[j] = r[base+j*inner], cd[base+j*inner]
+				}
+				if argmax(rv) == argmax(cv) {
+					f.Agree++
+				}
+				f.KLSum += klSoftmax(rv, cv)
+				f.Positions++
+			}
+		}
 	}
 	f.Samples += int64(n)
 	f.Values += int64(n * k)
+	return nil
+}
+
+// setAxis resolves the class axis from the first batch's shape (its
+// samples k values wide).
+func (f *Fidelity) setAxis(shape []int64, k int) error {
+	if len(shape) == 0 {
+		if f.ClassAxis != 0 {
+			return fmt.Errorf("class axis %d: the output's shape is unknown", f.ClassAxis)
+		}
+		return nil
+	}
+	ax := f.ClassAxis
+	if ax < 0 {
+		ax += len(shape)
+	}
+	if f.ClassAxis == 0 {
+		ax = InferClassAxis(len(shape))
+		if ax == 0 {
+			return nil // one vector per sample
+		}
+	}
+	if ax <= 0 || ax >= len(shape) {
+		return fmt.Errorf("class axis %d is not an axis of the output %v after its batch axis", f.ClassAxis, shape)
+	}
+	inner := 1
+	for _, d := range shape[ax+1:] {
+		inner *= int(d)
+	}
+	c := int(shape[ax])
+	if c <= 0 || inner <= 0 || k%(c*inner) != 0 {
+		return fmt.Errorf("class axis %d: output %v does not split into score vectors", ax, shape)
+	}
+	f.ClassAxis, f.Classes, f.inner = ax, c, inner
 	return nil
 }
 
@@ -230,8 +339,13 @@ func logSumExp(x []float32) float64 {
 // FidelityResult is the summary of a Fidelity.
 type FidelityResult struct {
 	Samples int64
-	// Agreement is the fraction of samples whose top-1 class is the same;
-	// NaN for outputs of one value per sample (no classes).
+	// ClassAxis is the output axis the classes were read along (0: the
+	// whole sample is one vector) and Positions the score vectors per
+	// sample.
+	ClassAxis, Positions int
+	// Agreement is the fraction of score vectors (positions along the
+	// class axis, one per sample for a classifier) whose top-1 class is
+	// the same; NaN for outputs of one value per position (no classes).
 	Agreement float64
 	// Cosine is the mean per-sample cosine similarity.
 	Cosine float64
@@ -241,8 +355,8 @@ type FidelityResult struct {
 	// +Inf when the outputs are identical, -Inf when the candidate's
 	// output holds NaN.
 	SQNR float64
-	// KL is the mean KL divergence of the softmaxed outputs (baseline ‖
-	// candidate); NaN for one-value outputs.
+	// KL is the mean KL divergence of the softmaxed score vectors
+	// (baseline ‖ candidate), per position; NaN for one-value outputs.
 	KL float64
 	// MSE and MAE of the candidate's values against the baseline's.
 	MSE, MAE float64
@@ -289,15 +403,19 @@ func (s SQNRSum) DB() float64 { return SQNR(s.Signal, s.Noise) }
 func (f *Fidelity) Result() FidelityResult {
 	r := FidelityResult{
 		Samples:    f.Samples,
-		Agreement:  float64(f.Agree) / float64(f.Samples),
+		ClassAxis:  f.ClassAxis,
+		Agreement:  float64(f.Agree) / float64(f.Positions),
 		Cosine:     f.CosSum / float64(f.Samples),
 		MaxAbsDiff: f.MaxAbs,
 		SQNR:       f.Energy.DB(),
-		KL:         f.KLSum / float64(f.Samples),
+		KL:         f.KLSum / float64(f.Positions),
 		MSE:        f.Energy.Noise / float64(f.Values),
 		MAE:        f.ErrAbs / float64(f.Values),
 	}
-	if f.Width <= 1 {
+	if f.Samples > 0 {
+		r.Positions = int(f.Positions / f.Samples)
+	}
+	if f.Width <= 1 || f.Classes == 1 {
 		r.Agreement, r.KL = math.NaN(), math.NaN()
 	}
 	return r

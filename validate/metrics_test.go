@@ -314,3 +314,85 @@ func TestParseMetric(t *testing.T) {
 		t.Error("top3 accepted")
 	}
 }
+
+// A row with a NaN or an infinite score counts wrong for top-1 and
+// top-5 (a NaN score was "not above" every other and so always top-5).
+func TestClassificationNonFiniteRowsWrong(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	var c Classification
+	scores := []float32{
+		nan, 1, 0, // label 1 would win without the NaN
+		0, inf, 0, // +Inf at the label
+		0, 2, 1, // finite: right
+	}
+	if err := c.Add(scores, 3, []int64{1, 1, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Samples != 3 || c.Top1 != 1 || c.Top5 != 1 || c.NonFinite != 2 {
+		t.Fatalf("%+v", c)
+	}
+}
+
+// Agreement and KL of a sequence [N, T, C] or a map [N, C, H, W] are taken
+// per position along the class axis: one position's maximum no longer
+// decides for the whole sample.
+func TestFidelityPerPosition(t *testing.T) {
+	// [1, 4, 3]: the candidate agrees at 3 positions of 4, but the
+	// flattened sample's argmax (position 3's 9) is the same in both.
+	ref := []float32{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 9}
+	cand := []float32{1, 0, 0, 0, 1, 0, 0, 2, 1, 0, 0, 9}
+	var flat Fidelity
+	if err := flat.Add(ref, cand, 1); err != nil {
+		t.Fatal(err)
+	}
+	var seq Fidelity
+	if err := seq.AddShaped(ref, cand, 1, []int64{1, 4, 3}); err != nil {
+		t.Fatal(err)
+	}
+	fr, sr := flat.Result(), seq.Result()
+	if fr.Agreement != 1 || sr.Agreement != 0.75 || sr.ClassAxis != 2 || sr.Positions != 4 {
+		t.Fatalf("flat %+v, per position %+v", fr, sr)
+	}
+	// The mean KL over positions: only position 2 differs.
+	want := klSoftmax([]float32{0, 0, 1}, []float32{0, 2, 1}) / 4
+	if !near(sr.KL, want, 1e-12) {
+		t.Fatalf("KL %g, want %g", sr.KL, want)
+	}
+	// A map [1, 3, 2, 2], classes on axis 1 (strided): position (h, w)
+	// reads elements h*2+w, 4+h*2+w, 8+h*2+w.
+	mref := []float32{
+		5, 0, 0, 0, // class 0
+		0, 5, 0, 0, // class 1
+		0, 0, 5, 5, // class 2
+	}
+	mcand := append([]float32(nil), mref...)
+	mcand[4+3] = 9 // position (1,1): class 1 wins now
+	var mp Fidelity
+	if err := mp.AddShaped(mref, mcand, 1, []int64{1, 3, 2, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if r := mp.Result(); r.Agreement != 0.75 || r.ClassAxis != 1 || r.Positions != 4 {
+		t.Fatalf("map %+v", r)
+	}
+	// The class axis given: the same map read along its last axis has 6
+	// positions of 2 classes.
+	ax := Fidelity{ClassAxis: -1}
+	if err := ax.AddShaped(mref, mcand, 1, []int64{1, 3, 2, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if r := ax.Result(); r.ClassAxis != 3 || r.Positions != 6 {
+		t.Fatalf("axis -1: %+v", r)
+	}
+	bad := Fidelity{ClassAxis: 4}
+	if err := bad.AddShaped(mref, mcand, 1, []int64{1, 3, 2, 2}); err == nil {
+		t.Fatal("class axis 4 of a rank-4 output accepted")
+	}
+	// A one-channel map has no classes: agreement and KL are NaN.
+	one := Fidelity{}
+	if err := one.AddShaped([]float32{1, 2, 3, 4}, []float32{1, 2, 3, 5}, 1, []int64{1, 1, 2, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if r := one.Result(); !math.IsNaN(r.Agreement) || !math.IsNaN(r.KL) {
+		t.Fatalf("one channel: %+v", r)
+	}
+}

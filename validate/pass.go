@@ -40,6 +40,9 @@ type subjectState struct {
 	cls   Classification
 	reg   Regression
 	width int
+	// nonFinite counts the samples whose compared output holds a NaN or
+	// an infinity.
+	nonFinite int64
 	// Candidates only: fidelity of the compared output, SQNR sums of each
 	// compared tensor, and the tensors that could not be compared.
 	fid Fidelity
@@ -98,7 +101,7 @@ func comparedTensors(base *onnxio.Model, o Options) []string {
 // declared as float tensors (or undeclared), so that a sequence or map
 // output never reaches ONNX Runtime's output conversion.
 func (p *pass) open(m Subject, baseline bool) (*subjectState, error) {
-	s := &subjectState{output: p.o.Output, at: make([]int, len(p.tensors))}
+	s := &subjectState{output: p.o.Output, at: make([]int, len(p.tensors)), fid: Fidelity{ClassAxis: p.o.ClassAxis}}
 	outs := m.Model.Proto.Graph.Output
 	if s.output == "" {
 		if len(outs) == 0 {
@@ -286,6 +289,11 @@ func (p *pass) addBatch(ev *Evaluation, bi int, b *dataset.Batch, base baselineF
 		} else if s.width != k {
 			return fmt.Errorf("%s: output %q has %d values per sample at sample %d, %d before", name, s.output, k, b.Index, s.width)
 		}
+		for j := 0; j < b.N; j++ {
+			if !finite(y[j*k : (j+1)*k]) {
+				s.nonFinite++
+			}
+		}
 		if ev.Labels {
 			if ev.Metric.IsClassification() {
 				if k < 2 {
@@ -306,7 +314,7 @@ func (p *pass) addBatch(ev *Evaluation, bi int, b *dataset.Batch, base baselineF
 		if k != p.st[0].width {
 			return fmt.Errorf("%s: output %q has %d values per sample, the baseline's %q %d", name, s.output, k, p.st[0].output, p.st[0].width)
 		}
-		if err := s.fid.Add(ref, y, b.N); err != nil {
+		if err := s.fid.AddShaped(ref, y, b.N, outs[s.outIdx].Shape); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		p.compareTensors(s, refOuts, outs)
@@ -363,7 +371,7 @@ func (p *pass) compareTensors(s *subjectState, ref, got []*onnxio.Tensor) {
 // result fills ev's models and candidates from the accumulators.
 func (p *pass) result(ev *Evaluation) {
 	for i, m := range p.models {
-		r := ModelResult{Name: m.Name, Path: m.Path, Output: p.st[i].output}
+		r := ModelResult{Name: m.Name, Path: m.Path, Output: p.st[i].output, NonFinite: p.st[i].nonFinite}
 		if ev.Labels {
 			r.Accuracy = p.st[i].accuracy(ev.Metric, int64(ev.Samples))
 		}

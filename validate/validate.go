@@ -46,6 +46,10 @@ type Options struct {
 	// Output is the output compared for accuracy and the fidelity figures
 	// (agreement, cosine, KL …); "" means each model's first output.
 	Output string
+	// ClassAxis is the compared output's class axis for top-1 agreement
+	// and KL (batch axis 0; negative counts from the end); 0 infers it
+	// from the output's rank (InferClassAxis).
+	ClassAxis int
 	// Tensors are the tensors whose SQNR is measured for each candidate
 	// (CandidateResult.Outputs): graph outputs or intermediate tensors,
 	// found by name in every model. Nil means every graph output of the
@@ -86,6 +90,9 @@ type ModelResult struct {
 	Latency *Latency
 	// Size is nil when the model has no file.
 	Size *Size
+	// NonFinite counts the samples whose output holds a NaN or an
+	// infinity (with labels they count as wrong).
+	NonFinite int64
 }
 
 // Accuracy of a model against labels.

@@ -121,7 +121,7 @@ func NewSession(m *onnxio.Model, o Options) (*Session, error) {
 		s.s, err = ort.NewDynamicAdvancedSessionWithONNXData(b, names, outs, opts)
 		if err != nil {
 			opts.Destroy()
-			return nil, fmt.Errorf("ONNX Runtime refused the model: %s", cleanErr(err))
+			return nil, refused(err, mp)
 		}
 		return s, nil
 	}
@@ -141,7 +141,7 @@ func NewSession(m *onnxio.Model, o Options) (*Session, error) {
 	s.s, err = ort.NewDynamicAdvancedSession(path, names, outs, opts)
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("ONNX Runtime refused the model: %s", cleanErr(err))
+		return nil, refused(err, mp)
 	}
 	return s, nil
 }
@@ -177,7 +177,7 @@ func NewSessionFromBytes(data []byte, o Options) (*Session, error) {
 	ds, err := ort.NewDynamicAdvancedSessionWithONNXData(data, names, outs, opts)
 	if err != nil {
 		opts.Destroy()
-		return nil, fmt.Errorf("ONNX Runtime refused the model: %s", cleanErr(err))
+		return nil, refused(err, m.Proto)
 	}
 	return &Session{s: ds, opts: opts, Inputs: inputs, Outputs: outs, mp: m.Proto, inputNames: names, o: o}, nil
 }
