@@ -124,6 +124,10 @@ func TestEvalFlags(t *testing.T) {
 		{[]string{"--provider", "gpu"}, "--provider gpu: want cpu, cuda or tensorrt"},
 		{[]string{"--metric", "top3"}, "--metric"},
 		{[]string{"--latency", "--runs", "0"}, "--latency needs --runs"},
+		{[]string{"--metric", "ctc", "--labels", "t.txt"}, "--metric ctc needs --dict"},
+		{[]string{"--metric", "ctc", "--dict", "k.txt"}, "--metric ctc needs --labels"},
+		{[]string{"--metric", "boxes"}, "--metric boxes needs --labels"},
+		{[]string{"--metric", "top1", "--dict", "k.txt"}, "--dict is for --metric ctc"},
 	} {
 		o, err := runFlags(t, newEvalCmd, append([]string{"m.onnx", "--data", "x.npy"}, c.args...)...)
 		usage(t, c.args, err, c.want)
@@ -149,7 +153,7 @@ func TestCompareFlags(t *testing.T) {
 		{[]string{"--min-sqnr", "-1"}, "--min-sqnr -1: must be >= 0 dB"},
 		{[]string{"--min-agreement", "2"}, "--min-agreement 2: not a fraction"},
 		{[]string{"--min-speedup", "1.2", "--runs", "0"}, "--min-speedup needs latency"},
-		{[]string{"--max-accuracy-drop", "1", "--metric", "mse"}, "--max-accuracy-drop 1: needs a top1 or top5 metric"},
+		{[]string{"--max-accuracy-drop", "1", "--metric", "mse"}, "--max-accuracy-drop 1: needs a top1, top5, ctc or boxes metric"},
 		{[]string{"--threads", "100000"}, "--threads 100000"},
 	} {
 		o, err := runFlags(t, newCompareCmd, append([]string{"a.onnx", "b.onnx", "--data", "x.npy"}, c.args...)...)
