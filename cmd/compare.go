@@ -22,6 +22,7 @@ type CompareOptions struct {
 	Timing     TimingOptions
 	Metric     string
 	ClassAxis  int
+	Dict       string
 	Gates      []validate.Gate
 	JSON       bool
 	Markdown   string
@@ -83,7 +84,8 @@ after every report has been written.`,
 	fs := c.Flags()
 	addDataFlags(fs, &opts.Data)
 	addTimingFlags(fs, &opts.Timing, " (0: no latency)")
-	fs.StringVar(&opts.Metric, "metric", "", "top1, top5, mse or mae (default: top1 when the data has labels)")
+	fs.StringVar(&opts.Metric, "metric", "", "top1, top5, mse, mae, ctc or boxes (default: top1 when the data has labels)")
+	addDictFlag(fs, &opts.Dict)
 	fs.IntVar(&opts.ClassAxis, "class-axis", 0, "agreement and KL: the output axis holding the classes, the batch axis being 0 (negative: from the end); 0 infers it: 1 for [N,C], the last for a sequence [N,T,C], 1 for a map [N,C,H,W]")
 	fs.Float64Var(&opts.maxDrop, "max-accuracy-drop", 0, "gate: the baseline's accuracy minus a candidate's, in percentage points, at most this")
 	fs.Float64Var(&opts.minAgree, "min-agreement", 0, "gate: a candidate's top-1 agreement with the baseline, a fraction, at least this")
@@ -106,6 +108,9 @@ func (opts *CompareOptions) check() (validate.Metric, error) {
 	}
 	metric, err := parseMetricFlag(opts.Metric)
 	if err != nil {
+		return "", err
+	}
+	if err := checkTaskFlags(metric, opts.Dict, opts.Data.Labels); err != nil {
 		return "", err
 	}
 	if err := checkGates(opts.Gates, metric); err != nil {
@@ -155,13 +160,17 @@ func compareRun(ctx context.Context, opts *CompareOptions) error {
 		}
 		subjects[i] = validate.Subject{Name: names[i], Path: p, Model: m}
 	}
-	src, err := opts.Data.open(subjects[0].Model)
+	task, err := loadTask(opts.metric, opts.Dict, opts.Data.Labels)
+	if err != nil {
+		return err
+	}
+	src, err := openTaskData(opts.Data, task, subjects[0].Model)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	ev, err := validate.Run(ctx, subjects, src, validate.Options{
-		Metric: opts.metric, ClassAxis: opts.ClassAxis, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: opts.Timing.Runs, Progress: newProgress(opts.IO),
+		Metric: opts.metric, ClassAxis: opts.ClassAxis, Task: task, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: opts.Timing.Runs, Progress: newProgress(opts.IO),
 	})
 	if err != nil {
 		return err
@@ -304,7 +313,7 @@ func cmpAcc(a *report.Accuracy) string {
 	if a == nil || a.Value == nil {
 		return "-"
 	}
-	if a.Correct != nil {
+	if a.Correct != nil || a.Figures != nil {
 		return fmt.Sprintf("%.2f%%", 100**a.Value)
 	}
 	return fmt.Sprintf("%.4g", *a.Value)

@@ -123,6 +123,7 @@ type EvalOptions struct {
 	Data    DataOptions
 	Timing  TimingOptions
 	Metric  string
+	Dict    string
 	Latency bool
 	JSON    bool
 
@@ -163,7 +164,8 @@ its latency on one batch (p50/p90/p99, throughput).`,
 	}
 	fs := c.Flags()
 	addDataFlags(fs, &opts.Data)
-	fs.StringVar(&opts.Metric, "metric", "", "top1, top5, mse or mae (default: top1 when the data has labels)")
+	fs.StringVar(&opts.Metric, "metric", "", "top1, top5, mse, mae, ctc or boxes (default: top1 when the data has labels)")
+	addDictFlag(fs, &opts.Dict)
 	fs.BoolVar(&opts.Latency, "latency", false, "also measure latency (implied by --runs)")
 	addTimingFlags(fs, &opts.Timing, " (with --latency)")
 	fs.BoolVar(&opts.JSON, "json", false, "print one JSON document (docs/schemas/eval.schema.json)")
@@ -180,7 +182,11 @@ func (opts *EvalOptions) check() (validate.Metric, error) {
 	if opts.Latency && opts.Timing.Runs == 0 {
 		return "", usagef("--latency needs --runs >= 1")
 	}
-	return parseMetricFlag(opts.Metric)
+	m, err := parseMetricFlag(opts.Metric)
+	if err != nil {
+		return "", err
+	}
+	return m, checkTaskFlags(m, opts.Dict, opts.Data.Labels)
 }
 
 // parseMetricFlag parses --metric ("" stays "": the default).
@@ -204,7 +210,11 @@ func evalRun(ctx context.Context, opts *EvalOptions) error {
 	if err != nil {
 		return err
 	}
-	src, err := opts.Data.open(m)
+	task, err := loadTask(opts.metric, opts.Dict, opts.Data.Labels)
+	if err != nil {
+		return err
+	}
+	src, err := openTaskData(opts.Data, task, m)
 	if err != nil {
 		return err
 	}
@@ -214,7 +224,7 @@ func evalRun(ctx context.Context, opts *EvalOptions) error {
 		runs = opts.Timing.Runs
 	}
 	ev, err := validate.Run(ctx, []validate.Subject{{Name: filepath.Base(opts.Model), Path: opts.Model, Model: m}}, src, validate.Options{
-		Metric: opts.metric, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: runs, Progress: newProgress(opts.IO),
+		Metric: opts.metric, Task: task, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: runs, Progress: newProgress(opts.IO),
 	})
 	if err != nil {
 		return err // validate's errors name the model
@@ -244,7 +254,9 @@ func printEval(io *IOStreams, d *report.Eval) {
 	}
 	p("data       %s: %d samples, batch %d, %s\n", d.Data.Path, d.Data.Samples, d.Data.BatchSize, labels)
 	if a := m.Accuracy; a != nil {
-		if a.Top1Correct != nil {
+		if a.Figures != nil {
+			printFigures(p, a)
+		} else if a.Top1Correct != nil {
 			p("top1       %s (%d/%d)\n", evalPercent(a.Top1), *a.Top1Correct, a.Samples)
 			p("top5       %s (%d/%d)\n", evalPercent(a.Top5), *a.Top5Correct, a.Samples)
 		} else {

@@ -220,3 +220,63 @@ func TestEvalUsageErrorsExit2(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalOCRBenchmark scores the float PP-OCRv4 models on the first lines
+// and pages of the text-line benchmark (testdata/ocrbench): the recognizer
+// by greedy CTC decoding against the rendered text, the detector by its
+// boxes against the rendered ones. The float models must read them well;
+// a preprocessing or decoding slip (BGR, scale, the blank or space class,
+// the unclip) costs tens of points.
+func TestEvalOCRBenchmark(t *testing.T) {
+	ext := filepath.Join("..", "testdata", "external")
+	bench := filepath.Join("..", "testdata", "ocrbench")
+	for _, f := range []string{"ch_PP-OCRv4_rec_infer.onnx", "ch_PP-OCRv4_det_infer.onnx", "ppocr_keys_v1.txt"} {
+		if _, err := os.Stat(filepath.Join(ext, f)); err != nil {
+			t.Fatalf("%s missing: run `sh scripts/fetch-ocr-models.sh` (make test does)", f)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		args  []string
+		fig   string
+		floor float64
+	}{
+		{"rec", []string{filepath.Join(ext, "ch_PP-OCRv4_rec_infer.onnx"), "--data", filepath.Join(bench, "rec", "eval"), "--mean", "0.5", "--std", "0.5",
+			"--metric", "ctc", "--dict", filepath.Join(ext, "ppocr_keys_v1.txt"), "--labels", filepath.Join(bench, "rec", "eval.txt"), "--limit", "48"}, "char_accuracy", 0.97},
+		{"det", []string{filepath.Join(ext, "ch_PP-OCRv4_det_infer.onnx"), "--data", filepath.Join(bench, "det", "eval"), "--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225",
+			"--metric", "boxes", "--labels", filepath.Join(bench, "det", "eval.jsonl"), "--limit", "4", "--batch", "2"}, "recall", 0.95},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, errs, code := runCLI(t, false, append([]string{"eval", "--json", "--threads", "2"}, c.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			if err := schemacheck.Validate("eval.schema.json", []byte(out)); err != nil {
+				t.Fatal(err)
+			}
+			var doc report.Eval
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatal(err)
+			}
+			a := doc.Model.Accuracy
+			if a == nil || a.Figures[c.fig] == nil {
+				t.Fatalf("accuracy %+v", a)
+			}
+			t.Logf("%s: %s %.4f on %d samples", c.name, c.fig, *a.Figures[c.fig], a.Samples)
+			if *a.Figures[c.fig] < c.floor {
+				t.Errorf("%s %.4f < %.2f", c.fig, *a.Figures[c.fig], c.floor)
+			}
+		})
+	}
+	// The references must cover the data: a short labels file is an
+	// error naming it.
+	short := filepath.Join(t.TempDir(), "short.txt")
+	if err := os.WriteFile(short, []byte("一\n二\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := runCLI(t, false, "eval", filepath.Join(ext, "ch_PP-OCRv4_rec_infer.onnx"), "--data", filepath.Join(bench, "rec", "eval"),
+		"--metric", "ctc", "--dict", filepath.Join(ext, "ppocr_keys_v1.txt"), "--labels", short)
+	if code != 1 || !strings.Contains(errs, "short.txt: 2 references for the 300 samples") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+}

@@ -131,6 +131,10 @@ func TestEvalFlags(t *testing.T) {
 		{[]string{"--latency", "--runs", "0"}, "--latency needs --runs"},
 		{[]string{"--batch", "0"}, "--batch 0: must be >= 1"},
 		{[]string{"--threads", "100000"}, "--threads 100000: want 0 (one per CPU) to"},
+		{[]string{"--metric", "ctc", "--labels", "t.txt"}, "--metric ctc needs --dict"},
+		{[]string{"--metric", "ctc", "--dict", "k.txt"}, "--metric ctc needs --labels"},
+		{[]string{"--metric", "boxes"}, "--metric boxes needs --labels"},
+		{[]string{"--metric", "top1", "--dict", "k.txt"}, "--dict is for --metric ctc"},
 	} {
 		o, err := runFlags(t, newEvalCmd, append([]string{"m.onnx", "--data", "x.npy"}, c.args...)...)
 		usage(t, c.args, err, c.want)
@@ -156,7 +160,7 @@ func TestCompareFlags(t *testing.T) {
 		{[]string{"--min-sqnr", "-1"}, "--min-sqnr -1: must be >= 0 dB"},
 		{[]string{"--min-agreement", "2"}, "--min-agreement 2: not a fraction"},
 		{[]string{"--min-speedup", "1.2", "--runs", "0"}, "--min-speedup needs latency"},
-		{[]string{"--max-accuracy-drop", "1", "--metric", "mse"}, "--max-accuracy-drop 1: needs a top1 or top5 metric"},
+		{[]string{"--max-accuracy-drop", "1", "--metric", "mse"}, "--max-accuracy-drop 1: needs a top1, top5, ctc or boxes metric"},
 		{[]string{"--threads", "100000"}, "--threads 100000"},
 	} {
 		o, err := runFlags(t, newCompareCmd, append([]string{"a.onnx", "b.onnx", "--data", "x.npy"}, c.args...)...)

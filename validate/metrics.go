@@ -22,17 +22,17 @@ const (
 // ParseMetric checks a metric name.
 func ParseMetric(s string) (Metric, error) {
 	switch m := Metric(s); m {
-	case Top1, Top5, MSE, MAE:
+	case Top1, Top5, MSE, MAE, CTC, Boxes:
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown metric %q (want top1, top5, mse or mae)", s)
+	return "", fmt.Errorf("unknown metric %q (want top1, top5, mse, mae, ctc or boxes)", s)
 }
 
 // IsClassification reports whether m is a top-k accuracy.
 func (m Metric) IsClassification() bool { return m == Top1 || m == Top5 }
 
 // HigherIsBetter reports whether a larger value of m is better.
-func (m Metric) HigherIsBetter() bool { return m.IsClassification() }
+func (m Metric) HigherIsBetter() bool { return m.IsClassification() || m.IsTask() }
 
 // Classification accumulates top-1 and top-5 accuracy over batches. Its
 // memory does not depend on the number of samples.

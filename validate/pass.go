@@ -39,6 +39,7 @@ type subjectState struct {
 	at    []int
 	cls   Classification
 	reg   Regression
+	task  Scorer // Options.Task's, else nil
 	width int
 	// nonFinite counts the samples whose compared output holds a NaN or
 	// an infinity.
@@ -56,10 +57,8 @@ type baselineFunc func(bi int, b *dataset.Batch) ([]*onnxio.Tensor, error)
 // newPass checks the models and opens a session for each; with base set,
 // the baseline's is base's (a Reference's), with fresh accumulators.
 func newPass(models []Subject, o Options, base *subjectState) (*pass, error) {
-	if o.Metric != "" {
-		if _, err := ParseMetric(string(o.Metric)); err != nil {
-			return nil, err
-		}
+	if err := checkTask(o); err != nil {
+		return nil, err
 	}
 	if o.Limit < 0 {
 		return nil, fmt.Errorf("sample limit %d must be >= 0", o.Limit)
@@ -70,6 +69,9 @@ func newPass(models []Subject, o Options, base *subjectState) (*pass, error) {
 	p := &pass{o: o, models: models, tensors: comparedTensors(models[0].Model, o), fixed: fixedBatch(models[0].Model)}
 	if base != nil {
 		p.st = append(p.st, &subjectState{sess: base.sess, output: base.output, outIdx: base.outIdx, at: base.at})
+		if o.Task != nil {
+			p.st[0].task = o.Task.NewScorer()
+		}
 		p.shared = true
 		models = models[1:]
 	}
@@ -148,6 +150,9 @@ func (p *pass) open(m Subject, baseline bool) (*subjectState, error) {
 		return nil, fmt.Errorf("%s: %w", m.Name, err)
 	}
 	s.sess = sess
+	if p.o.Task != nil {
+		s.task = p.o.Task.NewScorer()
+	}
 	if !baseline {
 		s.sq = make([]SQNRSum, len(p.tensors))
 		s.bad = make([]bool, len(p.tensors))
@@ -247,8 +252,12 @@ func (p *pass) addBatch(ev *Evaluation, bi int, b *dataset.Batch, base baselineF
 	if p.o.SQNROnly {
 		return p.addSQNR(ev, bi, b, base)
 	}
+	task := p.o.Task != nil
 	if ev.Samples == 0 {
-		ev.Labels = b.Labels != nil
+		ev.Labels = b.Labels != nil || task
+		if task {
+			ev.Metric = p.o.Task.Metric
+		}
 		if ev.Labels && ev.Metric == "" {
 			ev.Metric = Top1
 		}
@@ -256,10 +265,10 @@ func (p *pass) addBatch(ev *Evaluation, bi int, b *dataset.Batch, base baselineF
 			return fmt.Errorf("--metric %s needs labels (--labels, an image folder's class folders, or a CSV label column)", ev.Metric)
 		}
 	}
-	if (b.Labels != nil) != ev.Labels {
+	if (b.Labels != nil) != ev.Labels && !task {
 		return fmt.Errorf("batch at sample %d: labels present in some batches only", b.Index)
 	}
-	if ev.Labels && len(b.Labels) != b.N {
+	if ev.Labels && !task && len(b.Labels) != b.N {
 		return fmt.Errorf("batch at sample %d: %d labels for %d samples", b.Index, len(b.Labels), b.N)
 	}
 	var ref []float32
@@ -294,7 +303,12 @@ func (p *pass) addBatch(ev *Evaluation, bi int, b *dataset.Batch, base baselineF
 				s.nonFinite++
 			}
 		}
-		if ev.Labels {
+		switch {
+		case task:
+			if err := s.task.Add(outs[s.outIdx], b.Index, b.N); err != nil {
+				return fmt.Errorf("%s: output %q: %s metric: %w", name, s.output, ev.Metric, err)
+			}
+		case ev.Labels:
 			if ev.Metric.IsClassification() {
 				if k < 2 {
 					return fmt.Errorf("%s: --metric %s needs a classifier output with a score per class; %q has %d value per sample (use --metric mse or mae)", name, ev.Metric, s.output, k)
@@ -372,14 +386,17 @@ func (p *pass) compareTensors(s *subjectState, ref, got []*onnxio.Tensor) {
 func (p *pass) result(ev *Evaluation) {
 	for i, m := range p.models {
 		r := ModelResult{Name: m.Name, Path: m.Path, Output: p.st[i].output, NonFinite: p.st[i].nonFinite}
-		if ev.Labels {
+		switch {
+		case p.st[i].task != nil:
+			r.Accuracy = taskAccuracy(ev.Metric, p.st[i].task.Result())
+		case ev.Labels:
 			r.Accuracy = p.st[i].accuracy(ev.Metric, int64(ev.Samples))
 		}
 		ev.Models = append(ev.Models, r)
 	}
 	for i, s := range p.st[1:] {
 		c := CandidateResult{Fidelity: s.fid.Result(), AccuracyDrop: math.NaN(), Speedup: math.NaN(), SizeRatio: math.NaN(), MinSQNR: math.NaN()}
-		if a, b := ev.Models[0].Accuracy, ev.Models[i+1].Accuracy; a != nil && b != nil && a.Metric.IsClassification() {
+		if a, b := ev.Models[0].Accuracy, ev.Models[i+1].Accuracy; a != nil && b != nil && (a.Metric.IsClassification() || a.Task != nil) {
 			c.AccuracyDrop = accuracyDrop(a, b)
 		}
 		for k, name := range p.tensors {
@@ -399,6 +416,9 @@ func (p *pass) result(ev *Evaluation) {
 // accuracyDrop in points, from the correct counts (one division each, so a
 // model compared with itself drops exactly 0).
 func accuracyDrop(base, cand *Accuracy) float64 {
+	if base.Task != nil {
+		return 100 * (base.Value - cand.Value)
+	}
 	if base.Metric == Top5 {
 		return 100 * (float64(base.Top5Correct)/float64(base.Samples) - float64(cand.Top5Correct)/float64(cand.Samples))
 	}
@@ -427,4 +447,34 @@ func (s *subjectState) accuracy(m Metric, samples int64) *Accuracy {
 		a.Value = a.MAE
 	}
 	return a
+}
+
+// checkTask checks Options.Metric against Options.Task: a task's metric is
+// its own, and a task metric needs its references.
+func checkTask(o Options) error {
+	if o.Task != nil {
+		if o.Task.NewScorer == nil || o.Task.Metric == "" {
+			return errors.New("task without a metric name or a scorer")
+		}
+		if o.Metric != "" && o.Metric != o.Task.Metric {
+			return fmt.Errorf("metric %s given with a %s task", o.Metric, o.Task.Metric)
+		}
+		return nil
+	}
+	if o.Metric == "" {
+		return nil
+	}
+	m, err := ParseMetric(string(o.Metric))
+	if err != nil {
+		return err
+	}
+	if m.IsTask() {
+		return fmt.Errorf("metric %s needs its references (a Task)", m)
+	}
+	return nil
+}
+
+// taskAccuracy is a task metric's result as an Accuracy.
+func taskAccuracy(m Metric, r TaskResult) *Accuracy {
+	return &Accuracy{Metric: m, Value: r.Value, Samples: r.Samples, Task: &r}
 }

@@ -41,8 +41,13 @@ type Subject struct {
 
 // Options controls Run and Reference.
 type Options struct {
-	// Metric judges accuracy; "" means top1 when the data has labels.
+	// Metric judges accuracy; "" means top1 when the data has labels, or
+	// Task's metric.
 	Metric Metric
+	// Task, when set, scores every model's compared output with a Scorer
+	// of its own against the task's references (text lines, boxes)
+	// instead of the data's labels: ModelResult.Accuracy holds its figures.
+	Task *Task
 	// Output is the output compared for accuracy and the fidelity figures
 	// (agreement, cosine, KL …); "" means each model's first output.
 	Output string
@@ -107,6 +112,9 @@ type Accuracy struct {
 	Top1, Top5               float64
 	// MSE and MAE against the labels (mse/mae metrics only).
 	MSE, MAE float64
+	// Task is a task metric's result (Options.Task): Value is its
+	// headline figure; nil for the other metrics.
+	Task *TaskResult
 }
 
 // CandidateResult compares one candidate with the baseline.
@@ -121,7 +129,8 @@ type CandidateResult struct {
 	// the figure of the min-sqnr gate.
 	MinSQNR float64
 	// AccuracyDrop is the baseline's accuracy minus the candidate's in
-	// percentage points (top1/top5 with labels; NaN otherwise).
+	// percentage points (top1/top5 with labels, or a task metric's
+	// headline figure; NaN otherwise).
 	AccuracyDrop float64
 	// Speedup is the median of paired ratios baseline time / candidate
 	// time (NaN without latency).
