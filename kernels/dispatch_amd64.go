@@ -71,7 +71,7 @@ func platformInit() {
 		name string
 	}{
 		{x.HasAVX2, "avx2"}, {x.HasFMA, "fma"},
-		{x.HasAVX512F, "avx512f"}, {x.HasAVX512BW, "avx512bw"}, {x.HasAVX512VL, "avx512vl"},
+		{x.HasAVX512F, "avx512f"}, {x.HasAVX512DQ, "avx512dq"}, {x.HasAVX512BW, "avx512bw"}, {x.HasAVX512VL, "avx512vl"},
 		{x.HasAVX512VNNI, "avx512vnni"}, {x.HasAVXVNNI, "avxvnni"},
 	}
 	for _, h := range have {
@@ -79,9 +79,11 @@ func platformInit() {
 			cpuFeatures = append(cpuFeatures, h.name)
 		}
 	}
+	avx2Elem.install(avx2Impl, 8)
+	avx512Elem.install(avx512Impl, 16)
 	implTable = append(implTable,
 		entry(avx2Impl, x.HasAVX2, "avx2", x.HasFMA, "fma"),
-		entry(avx512Impl, x.HasAVX2, "avx2", x.HasFMA, "fma", x.HasAVX512F, "avx512f"),
+		entry(avx512Impl, x.HasAVX2, "avx2", x.HasFMA, "fma", x.HasAVX512F, "avx512f", x.HasAVX512DQ, "avx512dq"),
 	)
 }
 

@@ -17,5 +17,14 @@ var genericImpl = &impl{
 	axpy: axpyGeneric,
 	sum:  sumGeneric,
 
+	relu:           reluGeneric,
+	reluBackward:   reluBackwardGeneric,
+	affine:         affineGeneric,
+	moments:        momentsGeneric,
+	gradSums:       gradSumsGeneric,
+	affineBackward: affineBackwardGeneric,
+	sgd:            sgdGeneric,
+	adam:           adamGeneric,
+
 	gemm: gemmKernel{mr: 2, nr: 4, kc: 256, nb: 512, mc: 2048, kern: sgemmKernelGeneric},
 }
