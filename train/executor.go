@@ -63,6 +63,10 @@ type Options struct {
 	// Outputs names intermediate tensors to keep after Forward, readable
 	// with Value (for feature distillation or debugging).
 	Outputs []string
+
+	// noFusion keeps every node a step of its own (tests compare the fused
+	// plan with it).
+	noFusion bool
 }
 
 // Param is a trainable weight. Data is the weight itself (the optimizer
@@ -264,6 +268,9 @@ func New(m *onnxio.Model, o Options) (*Executor, error) {
 		}
 		e.slots[idx].keep = true
 	}
+	if !o.noFusion {
+		e.fuse()
+	}
 	if err := e.chooseParams(o); err != nil {
 		return nil, err
 	}
@@ -398,8 +405,8 @@ func (e *Executor) plan() {
 	}
 	e.releaseBack = make([][]int, n)
 	for idx, s := range e.slots {
-		if s.kind != kindActivation || s.keep {
-			continue
+		if s.kind != kindActivation || s.keep || s.producer < 0 {
+			continue // not an activation, kept, or fused away
 		}
 		at := lastUse[idx]
 		if at < 0 {

@@ -13,6 +13,13 @@ import (
 type convOp struct {
 	attrs windowAttrs
 	group int
+	relu  bool // a following Relu is fused in (see reluFuser)
+}
+
+func (o *convOp) fuseRelu(g gradSpec) (gradSpec, bool) {
+	o.relu = true
+	g.saveOut |= 1
+	return g, true
 }
 
 // colBudget bounds the im2col buffer (in floats); batches are processed in
@@ -138,13 +145,13 @@ func (o *convOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 					ch := g*p.Mg + m
 					dst := y.f[((n0+j)*p.M+ch)*p.P : ((n0+j)*p.M+ch+1)*p.P]
 					src := tmp[m*ld+j*p.P : m*ld+(j+1)*p.P]
-					if bias == nil {
+					switch {
+					case bias != nil:
+						kernels.Affine(dst, src, 1, bias[ch], o.relu)
+					case o.relu:
+						kernels.Relu(dst, src)
+					default:
 						copy(dst, src)
-						continue
-					}
-					bv := bias[ch]
-					for i, v := range src {
-						dst[i] = v + bv
 					}
 				}
 			})
@@ -173,6 +180,9 @@ func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 	p, err := o.plan(x, w)
 	if err != nil {
 		return nil, err
+	}
+	if o.relu {
+		kernels.ReluBackward(gy.f, gy.f, out[0].f)
 	}
 	res := make([]*tensor, len(in))
 	var dx, dw *tensor

@@ -19,6 +19,13 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 type gemmOp struct {
 	alpha, beta    float32
 	transA, transB bool
+	relu           bool // a following Relu is fused in (see reluFuser)
+}
+
+func (o *gemmOp) fuseRelu(g gradSpec) (gradSpec, bool) {
+	o.relu = true
+	g.saveOut |= 1
+	return g, true
 }
 
 func buildGemm(b *buildCtx) (built, error) {
@@ -74,6 +81,9 @@ func (o *gemmOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 		beta = o.beta
 	}
 	sgemm(o.transA, o.transB, m, n, k, o.alpha, a.f, a.shape[1], b.f, b.shape[1], beta, y.f, n)
+	if o.relu {
+		kernels.Relu(y.f, y.f)
+	}
 	return []*tensor{y}, nil
 }
 
@@ -82,6 +92,9 @@ func (o *gemmOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 	m, n, k, err := o.dims(a, b)
 	if err != nil {
 		return nil, err
+	}
+	if o.relu {
+		kernels.ReluBackward(g.f, g.f, out[0].f)
 	}
 	lda, ldb := a.shape[1], b.shape[1]
 	res := make([]*tensor, len(in))
