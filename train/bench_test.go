@@ -16,7 +16,7 @@ import (
 //
 //	go test -run '^$' -bench TrainStep -benchtime 20x ./train/
 func BenchmarkTrainStep(b *testing.B) {
-	for _, c := range []struct{ name, file string }{{"mlp", "mnist_mlp.onnx"}, {"cnn", "mnist_cnn.onnx"}} {
+	for _, c := range []struct{ name, file string }{{"mlp", "mnist_mlp.onnx"}, {"cnn", "mnist_cnn.onnx"}, {"cnn_bn", "mnist_cnn_bn.onnx"}} {
 		for _, impl := range []string{"auto", "generic"} {
 			name := c.name
 			if impl != "auto" {
