@@ -83,6 +83,13 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	cur().sgemm(Threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// SgemmThreads is Sgemm on at most threads goroutines (1 or less: on the
+// calling one only), for callers that already run independent products in
+// parallel.
+func SgemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	cur().sgemm(max(1, threads), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
 func checkMatrix(name string, rows, cols int, x []float32, ld int) {
 	if ld < max(1, cols) {
 		panic(fmt.Sprintf("kernels: ld%s = %d is smaller than the %d columns of %s", name, ld, cols, name))
