@@ -34,6 +34,11 @@ type impl struct {
 	sgd            func(w, g, buf []float32, lr, momentum, wd float32, nesterov bool)
 	adam           func(w, g, m, v []float32, c AdamCoeffs)
 
+	maxPool2x2         func(dst, src []float32, h, w int)
+	maxPool2x2Backward func(dx, g, x []float32, h, w int)
+	avgPool2x2         func(dst, src []float32, h, w int)
+	avgPool2x2Backward func(dx, g []float32, h, w int)
+
 	gemm gemmKernel
 }
 
@@ -42,7 +47,9 @@ func (im *impl) fill(from *impl) {
 	dst, src := reflect.ValueOf(im).Elem(), reflect.ValueOf(from).Elem()
 	for i := 0; i < dst.NumField(); i++ {
 		if f := dst.Field(i); f.Kind() == reflect.Func && f.IsNil() {
-			reflect.NewAt(f.Type(), f.Addr().UnsafePointer()).Elem().Set(src.Field(i))
+			// The fields are unexported: go through their addresses.
+			from := reflect.NewAt(f.Type(), src.Field(i).Addr().UnsafePointer()).Elem()
+			reflect.NewAt(f.Type(), f.Addr().UnsafePointer()).Elem().Set(from)
 		}
 	}
 	if im.gemm.kern == nil {

@@ -81,6 +81,7 @@ func platformInit() {
 	}
 	avx2Elem.install(avx2Impl, 8)
 	avx512Elem.install(avx512Impl, 16)
+	installPoolAVX512(avx512Impl)
 	implTable = append(implTable,
 		entry(avx2Impl, x.HasAVX2, "avx2", x.HasFMA, "fma"),
 		entry(avx512Impl, x.HasAVX2, "avx2", x.HasFMA, "fma", x.HasAVX512F, "avx512f", x.HasAVX512DQ, "avx512dq"),

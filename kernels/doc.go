@@ -26,3 +26,4 @@ package kernels
 //go:generate go -C _asm/gemm run . -out ../../gen_gemm_amd64.s -stubs ../../gen_gemm_stubs_amd64.go -pkg kernels
 //go:generate go -C _asm/vec run . -out ../../gen_vec_amd64.s -stubs ../../gen_vec_stubs_amd64.go -pkg kernels
 //go:generate go -C _asm/elem run . -out ../../gen_elem_amd64.s -stubs ../../gen_elem_stubs_amd64.go -pkg kernels
+//go:generate go -C _asm/pool run . -out ../../gen_pool_amd64.s -stubs ../../gen_pool_stubs_amd64.go -pkg kernels
