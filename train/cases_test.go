@@ -267,6 +267,13 @@ func opCases() []opCase {
 			b.node("MaxPool", []string{"x"}, []string{"y", "idx"}, aInts("kernel_shape", 2, 2), aInts("strides", 2, 2),
 				aInts("dilations", 2, 1), aInt("ceil_mode", 1)).output("y", "idx")
 		}},
+		// 2×2 windows with stride 2 run the kernels' pooling (odd sizes leave a row and column out).
+		{name: "MaxPool/2x2", opset: 12, distinct: true, ins: []tin{in("x", 2, 3, 7, 5)}, build: func(b *gb) {
+			b.node("MaxPool", []string{"x"}, []string{"y"}, aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)).output("y")
+		}},
+		{name: "AveragePool/2x2", opset: 11, ins: []tin{in("x", 2, 2, 6, 35)}, build: func(b *gb) {
+			b.node("AveragePool", []string{"x"}, []string{"y"}, aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)).output("y")
+		}},
 		{name: "MaxPool/1d", opset: 12, distinct: true, ins: []tin{in("x", 2, 3, 9)}, build: func(b *gb) {
 			b.node("MaxPool", []string{"x"}, []string{"y"}, aInts("kernel_shape", 3), aInts("strides", 2)).output("y")
 		}},
