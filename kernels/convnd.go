@@ -227,6 +227,20 @@ func im2col3(col []float32, ld int, x []float32, w *geom3) {
 						id := od*w.s[0] - w.p[0] + kd*w.d[0]
 						clear(plane[:hlo*OW])
 						clear(plane[hhi*OW:])
+						if w.s[2] == 1 {
+							// Unit stride along the row: one block of
+							// (hhi-hlo) row segments, borders cleared.
+							if wlo > 0 || whi < OW {
+								for oh := hlo; oh < hhi; oh++ {
+									clear(plane[oh*OW : oh*OW+wlo])
+									clear(plane[oh*OW+whi : (oh+1)*OW])
+								}
+							}
+							ih := hlo*w.s[1] - w.p[1] + kh*w.d[1]
+							iw := wlo - w.p[2] + kw*w.d[2]
+							cur().block(plane[hlo*OW+wlo:], xc[(id*IH+ih)*IW+iw:], hhi-hlo, whi-wlo, OW, IW*w.s[1], false)
+							continue
+						}
 						for oh := hlo; oh < hhi; oh++ {
 							ih := oh*w.s[1] - w.p[1] + kh*w.d[1]
 							dst := plane[oh*OW : (oh+1)*OW]
@@ -234,13 +248,9 @@ func im2col3(col []float32, ld int, x []float32, w *geom3) {
 							clear(dst[:wlo])
 							clear(dst[whi:])
 							iw := wlo*w.s[2] - w.p[2] + kw*w.d[2]
-							if w.s[2] == 1 {
-								copy(dst[wlo:whi], src[iw:iw+whi-wlo])
-							} else {
-								for ow := wlo; ow < whi; ow++ {
-									dst[ow] = src[iw]
-									iw += w.s[2]
-								}
+							for ow := wlo; ow < whi; ow++ {
+								dst[ow] = src[iw]
+								iw += w.s[2]
 							}
 						}
 					}
@@ -271,6 +281,14 @@ func col2im3(x, col []float32, ld int, w *geom3) {
 					for od := dlo; od < dhi; od++ {
 						id := od*w.s[0] - w.p[0] + kd*w.d[0]
 						plane := row[od*OH*OW : (od+1)*OH*OW]
+						if w.s[2] == 1 {
+							if hlo < hhi {
+								ih := hlo*w.s[1] - w.p[1] + kh*w.d[1]
+								iw := wlo - w.p[2] + kw*w.d[2]
+								cur().block(xc[(id*IH+ih)*IW+iw:], plane[hlo*OW+wlo:], hhi-hlo, whi-wlo, IW*w.s[1], OW, true)
+							}
+							continue
+						}
 						for oh := hlo; oh < hhi; oh++ {
 							ih := oh*w.s[1] - w.p[1] + kh*w.d[1]
 							src := plane[oh*OW+wlo : oh*OW+whi]
@@ -291,6 +309,29 @@ func col2im3(x, col []float32, ld int, w *geom3) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// blockGeneric copies (or, with add, adds) a rows×width block between row
+// strides ldd and lds:
+//
+//	for r := 0; r < rows; r++ {
+//		for j := 0; j < width; j++ {
+//			dst[r*ldd+j] = src[r*lds+j]   // or +=
+//		}
+//	}
+//
+// (the row segments of im2col and col2im with unit stride).
+func blockGeneric(dst, src []float32, rows, width, ldd, lds int, add bool) {
+	for r := 0; r < rows; r++ {
+		d, s := dst[r*ldd:r*ldd+width], src[r*lds:r*lds+width]
+		if !add {
+			copy(d, s)
+			continue
+		}
+		for i, v := range s {
+			d[i] += v
 		}
 	}
 }

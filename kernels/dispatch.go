@@ -39,6 +39,8 @@ type impl struct {
 	avgPool2x2         func(dst, src []float32, h, w int)
 	avgPool2x2Backward func(dx, g []float32, h, w int)
 
+	block func(dst, src []float32, rows, width, ldd, lds int, add bool)
+
 	gemm gemmKernel
 }
 

@@ -903,3 +903,101 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func blockCopyAVX512(dst *float32, src *float32, rows int, full int, ldd int, lds int, km uint16)
+// Requires: AVX, AVX512F
+TEXT ·blockCopyAVX512(SB), NOSPLIT, $0-50
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    rows+16(FP), DX
+	MOVQ    full+24(FP), BX
+	MOVQ    ldd+32(FP), SI
+	MOVQ    lds+40(FP), DI
+	SHLQ    $0x02, SI
+	SHLQ    $0x02, DI
+	MOVWLZX km+48(FP), R8
+	KMOVW   R8, K1
+
+row:
+	CMPQ DX, $0x00
+	JE   done
+	MOVQ AX, R8
+	MOVQ CX, R9
+	MOVQ BX, R10
+
+vec:
+	CMPQ    R10, $0x00
+	JE      tail
+	VMOVUPS (R9), Z0
+	VMOVUPS Z0, (R8)
+	ADDQ    $0x40, R8
+	ADDQ    $0x40, R9
+	DECQ    R10
+	JMP     vec
+
+tail:
+	KORTESTW  K1, K1
+	JE        next
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, K1, (R8)
+
+next:
+	ADDQ SI, AX
+	ADDQ DI, CX
+	DECQ DX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func blockAddAVX512(dst *float32, src *float32, rows int, full int, ldd int, lds int, km uint16)
+// Requires: AVX, AVX512F
+TEXT ·blockAddAVX512(SB), NOSPLIT, $0-50
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    rows+16(FP), DX
+	MOVQ    full+24(FP), BX
+	MOVQ    ldd+32(FP), SI
+	MOVQ    lds+40(FP), DI
+	SHLQ    $0x02, SI
+	SHLQ    $0x02, DI
+	MOVWLZX km+48(FP), R8
+	KMOVW   R8, K1
+
+row:
+	CMPQ DX, $0x00
+	JE   done
+	MOVQ AX, R8
+	MOVQ CX, R9
+	MOVQ BX, R10
+
+vec:
+	CMPQ    R10, $0x00
+	JE      tail
+	VMOVUPS (R9), Z0
+	VMOVUPS (R8), Z1
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, (R8)
+	ADDQ    $0x40, R8
+	ADDQ    $0x40, R9
+	DECQ    R10
+	JMP     vec
+
+tail:
+	KORTESTW  K1, K1
+	JE        next
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS.Z (R8), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (R8)
+
+next:
+	ADDQ SI, AX
+	ADDQ DI, CX
+	DECQ DX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET

@@ -133,3 +133,13 @@ func sgdNesterovAVX512(w *float32, gr *float32, b *float32, n int, lr float32, m
 //
 //go:noescape
 func adamAVX512(w *float32, gr *float32, m *float32, v *float32, n int, b1 float32, omb1 float32, b2 float32, omb2 float32, l2 float32, decay float32, step float32, isc float32, eps float32)
+
+// blockCopyAVX512 sets dst[r*ldd+j] = src[r*lds+j] for r < rows, j < 16*full plus the lanes of km in the next vector.
+//
+//go:noescape
+func blockCopyAVX512(dst *float32, src *float32, rows int, full int, ldd int, lds int, km uint16)
+
+// blockAddAVX512 sets dst[r*ldd+j] += src[r*lds+j] for r < rows, j < 16*full plus the lanes of km in the next vector.
+//
+//go:noescape
+func blockAddAVX512(dst *float32, src *float32, rows int, full int, ldd int, lds int, km uint16)

@@ -31,5 +31,7 @@ var genericImpl = &impl{
 	avgPool2x2:         avgPool2x2Generic,
 	avgPool2x2Backward: avgPool2x2BackwardGeneric,
 
+	block: blockGeneric,
+
 	gemm: gemmKernel{mr: 2, nr: 4, kc: 256, nb: 512, mc: 2048, kern: sgemmKernelGeneric},
 }

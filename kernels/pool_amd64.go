@@ -50,4 +50,16 @@ func installPoolAVX512(im *impl) {
 		}
 		clearOdd(dx, h, w)
 	}
+	im.block = func(dst, src []float32, rows, width, ldd, lds int, add bool) {
+		if rows <= 0 || width <= 0 {
+			return
+		}
+		_, _ = dst[(rows-1)*ldd+width-1], src[(rows-1)*lds+width-1]
+		km := uint16(1<<(width%16) - 1)
+		if add {
+			blockAddAVX512(&dst[0], &src[0], rows, width/16, ldd, lds, km)
+		} else {
+			blockCopyAVX512(&dst[0], &src[0], rows, width/16, ldd, lds, km)
+		}
+	}
 }

@@ -126,3 +126,31 @@ func TestPoolReference(t *testing.T) {
 	}()
 	MaxPool2x2(y[:1], x, 3, 5)
 }
+
+// TestBlockImpls checks the block copy and add under im2col and col2im for
+// every implementation against the generic code, over widths 0..70 (whole
+// vectors and partial ones), row strides above the width, unaligned
+// offsets and guard values.
+func TestBlockImpls(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im *impl) {
+		r := newRand(51)
+		for rows := 0; rows <= 4; rows++ {
+			for width := 0; width <= 70; width++ {
+				for _, off := range testOffsets {
+					ldd, lds := width+off, width+2*off+1
+					n := max(0, (rows-1)*ldd+width)
+					src := testInput(r, max(0, (rows-1)*lds+width), off, 1, true)
+					for _, add := range []bool{false, true} {
+						buf, dst := guardedF32(n, off, 8)
+						randF32(r, dst, 1)
+						want := append([]float32(nil), dst...)
+						blockGeneric(want, src, rows, width, ldd, lds, add)
+						im.block(dst, src, rows, width, ldd, lds, add)
+						sameBitsNaN(t, "block", rows, width, dst, want)
+						checkGuardsF32(t, buf, off, n, 8)
+					}
+				}
+			}
+		}
+	})
+}

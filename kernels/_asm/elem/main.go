@@ -71,6 +71,8 @@ func main() {
 		sgd(s, 2)
 		adam(s)
 	}
+	block(false)
+	block(true)
 	Generate()
 }
 
@@ -412,4 +414,74 @@ func adam(s isa) {
 		VMOVUPS(wi, at(w))
 	})
 	done()
+}
+
+// block copies (or adds) a rows×width block of floats between two row
+// strides, 16 at a time with the last partial vector under the mask km:
+// the row segments of im2col and col2im with unit stride. AVX-512 only.
+func block(add bool) {
+	name := "blockCopyAVX512"
+	what := "dst[r*ldd+j] = src[r*lds+j]"
+	if add {
+		name = "blockAddAVX512"
+		what = "dst[r*ldd+j] += src[r*lds+j]"
+	}
+	text(name, "func(dst, src *float32, rows, full, ldd, lds int, km uint16)",
+		fmt.Sprintf("%s sets %s for r < rows, j < 16*full plus the lanes of km in the next vector.", name, what))
+	dst, src, rows, full := ptr("dst"), ptr("src"), Load(Param("rows"), GP64()), Load(Param("full"), GP64())
+	ldd, lds := Load(Param("ldd"), GP64()), Load(Param("lds"), GP64())
+	SHLQ(U8(2), ldd)
+	SHLQ(U8(2), lds)
+	k := K()
+	t := Load(Param("km"), GP32())
+	KMOVW(t, k)
+	d, sp, n := GP64(), GP64(), GP64()
+	op := func(tail bool) {
+		v := ZMM()
+		if tail {
+			VMOVUPS_Z(at(sp), k, v)
+		} else {
+			VMOVUPS(at(sp), v)
+		}
+		if add {
+			a := ZMM()
+			if tail {
+				VMOVUPS_Z(at(d), k, a)
+			} else {
+				VMOVUPS(at(d), a)
+			}
+			VADDPS(a, v, v)
+		}
+		if tail {
+			VMOVUPS(v, k, at(d))
+		} else {
+			VMOVUPS(v, at(d))
+		}
+	}
+	Label("row")
+	CMPQ(rows, U8(0))
+	JE(LabelRef("done"))
+	MOVQ(dst, d)
+	MOVQ(src, sp)
+	MOVQ(full, n)
+	Label("vec")
+	CMPQ(n, U8(0))
+	JE(LabelRef("tail"))
+	op(false)
+	ADDQ(U8(64), d)
+	ADDQ(U8(64), sp)
+	DECQ(n)
+	JMP(LabelRef("vec"))
+	Label("tail")
+	KORTESTW(k, k)
+	JE(LabelRef("next"))
+	op(true)
+	Label("next")
+	ADDQ(ldd, dst)
+	ADDQ(lds, src)
+	DECQ(rows)
+	JMP(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
