@@ -61,7 +61,19 @@ var avx512Impl = &impl{
 			transposeBlocks16AVX512(&dst[0], ldd, &src[0], lds, blocks)
 		},
 		tw: 16,
+		narrow: [5]func(k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, mask uint16){
+			narrowAsm(sgemmNarrow1AVX512), narrowAsm(sgemmNarrow2AVX512), narrowAsm(sgemmNarrow4AVX512),
+			narrowAsm(sgemmNarrow8AVX512), narrowAsm(sgemmNarrow16AVX512),
+		},
 	},
+}
+
+// narrowAsm adapts a narrow kernel to slices (k ≥ 1: the caller handles
+// k == 0).
+func narrowAsm(f func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mask uint16)) func(k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, mask uint16) {
+	return func(k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, mask uint16) {
+		f(k, &a[0], lda, &b[0], &c[0], ldc, alpha, beta, mask)
+	}
 }
 
 func platformInit() {

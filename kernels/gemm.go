@@ -30,6 +30,11 @@ type gemmKernel struct {
 	// for b < blocks. packB uses it for a transposed B.
 	transpose func(dst []float32, ldd int, src []float32, lds int, blocks int)
 	tw        int
+	// narrow, when set, holds kernels for products of at most 16 columns
+	// with A not transposed: narrow[i] updates 1<<i rows of C (16 at most)
+	// from as many rows of A (stride lda) and B packed as k rows of 16
+	// values; mask selects C's columns.
+	narrow [5]func(k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, mask uint16)
 }
 
 var threadSetting atomic.Int64
@@ -129,6 +134,8 @@ func (im *impl) sgemm(threads int, transA, transB bool, m, n, k int, alpha float
 		im.gemvRow(transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
 	case n == 1:
 		im.gemvCol(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	case n <= 16 && !transA && im.gemm.narrow[0] != nil:
+		im.narrowGemm(threads, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	case 2*n <= im.gemm.nr && m > n:
 		// Narrow C: compute Cᵀ = op(B)ᵀ op(A)ᵀ, whose rows are long enough to
 		// fill the micro-kernel's vectors, and add its transpose into C.
@@ -219,6 +226,49 @@ func (im *impl) gemvCol(transA, transB bool, m, k int, alpha float32, a []float3
 			c[i*ldc] = v + beta*c[i*ldc]
 		}
 	}
+}
+
+// narrowGemm computes a product of at most 16 columns with the narrow
+// kernels: op(B) packed once into k rows of 16 (zero beyond n), then blocks
+// of 16 rows of C, each row one vector, spread over the goroutines. Every
+// FMA does 16 columns' work, n of them useful, and A is read in place.
+func (im *impl) narrowGemm(threads int, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	g := &im.gemm
+	bufp := getBuf(k * 16)
+	defer putBuf(bufp)
+	bp := *bufp
+	for p := 0; p < k; p++ {
+		row := bp[p*16 : (p+1)*16]
+		if !transB {
+			copy(row, b[p*ldb:p*ldb+n])
+		}
+		clear(row[n:])
+	}
+	if transB {
+		for j := 0; j < n; j++ {
+			for p, v := range b[j*ldb : j*ldb+k] {
+				bp[p*16+j] = v
+			}
+		}
+	}
+	mask := uint16(1<<n - 1)
+	blocks := ceilDiv(m, 16)
+	t := threads
+	if 2*float64(m)*float64(n)*float64(k) < minParallelFlops {
+		t = 1
+	}
+	t = max(1, min(t, blocks))
+	parallel(t, func(w int) {
+		for blk := w * blocks / t; blk < (w+1)*blocks/t; blk++ {
+			r0, rows := blk*16, min(16, m-blk*16)
+			for rows > 0 {
+				i := bits.Len(uint(rows)) - 1 // the largest kernel that fits
+				g.narrow[i](k, a[r0*lda:], lda, bp, c[r0*ldc:], ldc, alpha, beta, mask)
+				r0 += 1 << i
+				rows -= 1 << i
+			}
+		}
+	})
 }
 
 // scaleRows sets C = beta*C, not reading C when beta is zero.

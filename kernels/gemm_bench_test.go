@@ -37,6 +37,7 @@ var gemmShapes = []struct {
 	{"mlp128x784to800", 128, 800, 784},
 	{"mlp128x800to800", 128, 800, 800},
 	{"mlp128x800to10", 128, 10, 800},
+	{"128x784to16", 128, 16, 784},
 }
 
 // BenchmarkSgemm reports GFLOP/s for each shape, thread count and

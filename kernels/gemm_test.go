@@ -155,6 +155,30 @@ func TestSgemmSweep(t *testing.T) {
 	})
 }
 
+// TestSgemmNarrow sweeps products of at most 16 columns (the narrow
+// kernels: every row count from 2 to 40 covers each combination of 16-,
+// 8-, 4-, 2- and 1-row kernels) over depths, transposed B, alpha and beta,
+// padded leading dimensions and thread counts.
+func TestSgemmNarrow(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im *impl) {
+		r := newRand(4)
+		for n := 1; n <= 16; n++ {
+			for m := 2; m <= 40; m += 1 + n%3 {
+				for _, k := range []int{1, 3, 4, 9, 64, 257} {
+					tc := gemmCase{transB: (m+k)%2 == 0, m: m, n: n, k: k,
+						alpha: []float32{1, -0.5}[k%2], beta: []float32{0, 1, -1.5}[m%3],
+						padA: m % 3, padB: n % 2, padC: k % 4}
+					checkGemm(t, im, 1+m%3, tc, r)
+				}
+			}
+		}
+		for _, tb := range []bool{false, true} {
+			checkGemm(t, im, 2, gemmCase{transB: tb, m: 128, n: 10, k: 800, alpha: 1, beta: 0.5}, r)
+			checkGemm(t, im, 2, gemmCase{transB: tb, m: 131, n: 16, k: 784, alpha: 1}, r)
+		}
+	})
+}
+
 // TestSgemmBlocking shrinks the block sizes so that every blocking loop
 // (depth, row and column blocks, edge tiles, several goroutines) runs at
 // sizes the reference can check quickly.
