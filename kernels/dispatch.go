@@ -41,6 +41,9 @@ type impl struct {
 
 	block func(dst, src []float32, rows, width, ldd, lds int, add bool)
 
+	sgemmBF16 func(im *impl, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	bf16Unit  string // see BF16
+
 	gemm gemmKernel
 }
 

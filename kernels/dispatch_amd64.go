@@ -85,6 +85,7 @@ func platformInit() {
 		{x.HasAVX2, "avx2"}, {x.HasFMA, "fma"},
 		{x.HasAVX512F, "avx512f"}, {x.HasAVX512DQ, "avx512dq"}, {x.HasAVX512BW, "avx512bw"}, {x.HasAVX512VL, "avx512vl"},
 		{x.HasAVX512VNNI, "avx512vnni"}, {x.HasAVXVNNI, "avxvnni"},
+		{x.HasAVX512BF16, "avx512bf16"}, {x.HasAMXTile, "amx-tile"}, {x.HasAMXBF16, "amx-bf16"},
 	}
 	for _, h := range have {
 		if h.ok {
@@ -94,6 +95,10 @@ func platformInit() {
 	avx2Elem.install(avx2Impl, 8)
 	avx512Elem.install(avx512Impl, 16)
 	installPoolAVX512(avx512Impl)
+	if x.HasAVX512F && amxUsable(x.HasAMXTile, x.HasAMXBF16) {
+		avx512Impl.sgemmBF16 = sgemmBF16AMX
+		avx512Impl.bf16Unit = "amx"
+	}
 	implTable = append(implTable,
 		entry(avx2Impl, x.HasAVX2, "avx2", x.HasFMA, "fma"),
 		entry(avx512Impl, x.HasAVX2, "avx2", x.HasFMA, "fma", x.HasAVX512F, "avx512f", x.HasAVX512DQ, "avx512dq"),

@@ -107,7 +107,9 @@ func checkMatrix(name string, rows, cols int, x []float32, ld int) {
 	}
 }
 
-func (im *impl) sgemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// checkGemmArgs panics on negative dimensions and matrices too short for
+// their shapes.
+func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernels: negative Sgemm dimension m=%d n=%d k=%d", m, n, k))
 	}
@@ -122,6 +124,10 @@ func (im *impl) sgemm(threads int, transA, transB bool, m, n, k int, alpha float
 	checkMatrix("a", ar, ac, a, lda)
 	checkMatrix("b", br, bc, b, ldb)
 	checkMatrix("c", m, n, c, ldc)
+}
+
+func (im *impl) sgemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}

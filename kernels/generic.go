@@ -33,5 +33,7 @@ var genericImpl = &impl{
 
 	block: blockGeneric,
 
+	sgemmBF16: sgemmBF16Generic,
+
 	gemm: gemmKernel{mr: 2, nr: 4, kc: 256, nb: 512, mc: 2048, kern: sgemmKernelGeneric},
 }
