@@ -165,7 +165,7 @@ func (o *convOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 				if err != nil {
 					return err
 				}
-				kernels.SgemmThreads(gt, false, false, p.Mg, p.P, p.CKK, 1, w.f[g*p.Mg*p.CKK:], p.CKK, b, p.P, 0, yn[g*p.Mg*p.P:], p.P)
+				c.gemm(gt, false, false, p.Mg, p.P, p.CKK, 1, w.f[g*p.Mg*p.CKK:], p.CKK, b, p.P, 0, yn[g*p.Mg*p.P:], p.P)
 			}
 			// Bias and the fused Relu while the image's output is in cache.
 			for m := 0; m < p.M; m++ {
@@ -271,17 +271,17 @@ func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 					if err != nil {
 						return err
 					}
-					kernels.SgemmThreads(gt, false, true, p.Mg, p.CKK, p.P, 1, gg, p.P, b, p.P, 1, dw[g*p.Mg*p.CKK:], p.CKK)
+					c.gemm(gt, false, true, p.Mg, p.CKK, p.P, 1, gg, p.P, b, p.P, 1, dw[g*p.Mg*p.CKK:], p.CKK)
 				}
 				if want[0] {
 					xo := (n*p.C + g*p.Cg) * p.IS
 					dxg := res[0].f[xo : xo+p.Cg*p.IS]
 					wg := w.f[g*p.Mg*p.CKK : (g+1)*p.Mg*p.CKK]
 					if p.direct {
-						kernels.SgemmThreads(gt, true, false, p.CKK, p.P, p.Mg, 1, wg, p.CKK, gg, p.P, 0, dxg, p.P)
+						c.gemm(gt, true, false, p.CKK, p.P, p.Mg, 1, wg, p.CKK, gg, p.P, 0, dxg, p.P)
 						continue
 					}
-					kernels.SgemmThreads(gt, true, false, p.CKK, p.P, p.Mg, 1, wg, p.CKK, gg, p.P, 0, col, p.P)
+					c.gemm(gt, true, false, p.CKK, p.P, p.Mg, 1, wg, p.CKK, gg, p.P, 0, col, p.P)
 					clear(dxg)
 					if err := kernels.Col2ImND(dxg, col, p.P, p.geom); err != nil {
 						return err
