@@ -134,3 +134,50 @@ func TestParsePrecision(t *testing.T) {
 		t.Error("New accepted Precision(7)")
 	}
 }
+
+// TestDeterministicCNN trains the BN CNN twice for two steps on two
+// threads, in each precision, and requires bit-identical weights: the
+// convolutions' per-worker sums and the bf16 products' blocks are split by
+// the thread count only.
+func TestDeterministicCNN(t *testing.T) {
+	set, err := mnist.TestSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch = 40
+	x := &onnxio.Tensor{Name: "input", DType: onnxio.Float32, Shape: []int64{batch, 1, mnist.Rows, mnist.Cols}, Data: set.Float32NCHW(0, batch)}
+	labels := set.Int64Labels(0, batch)
+	for _, prec := range []Precision{FP32, BF16} {
+		var runs [2][]*Param
+		for r := range runs {
+			m, err := onnxio.Load(testdataPath(t, "mnist_cnn_bn.onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := New(m, Options{Seed: 1, Threads: 2, Precision: prec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opt := NewAdam(AdamConfig{})
+			grad := make([]float32, batch*mnist.Classes)
+			for step := 0; step < 2; step++ {
+				outs, err := e.Forward(bg, map[string]*onnxio.Tensor{"input": x}, Training)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := CrossEntropy(outs[0].Data.([]float32), mnist.Classes, labels, grad); err != nil {
+					t.Fatal(err)
+				}
+				e.ZeroGrad()
+				if err := e.Backward(bg, map[string][]float32{"logits": grad}); err != nil {
+					t.Fatal(err)
+				}
+				opt.Step(e.Params(), 1e-3)
+			}
+			runs[r] = e.Params()
+		}
+		for i, p := range runs[0] {
+			sameBitsF32(t, prec.String()+" "+p.Name, p.Data, runs[1][i].Data)
+		}
+	}
+}
