@@ -30,6 +30,9 @@ type gemmKernel struct {
 	// for b < blocks. packB uses it for a transposed B.
 	transpose func(dst []float32, ldd int, src []float32, lds int, blocks int)
 	tw        int
+	// block, when set, is the implementation's strided block copy (see
+	// impl.block), which packB uses for rows of a non-transposed B.
+	block func(dst, src []float32, rows, width, ldd, lds int, add bool)
 	// narrow, when set, holds kernels for products of at most 16 columns
 	// with A not transposed: narrow[i] updates 1<<i rows of C (16 at most)
 	// from as many rows of A (stride lda) and B packed as k rows of 16
@@ -526,6 +529,15 @@ func (g *gemmKernel) packB(dst []float32, b []float32, ldb int, trans bool, p0, 
 		n := min(nr, cols-q*nr)
 		j := j0 + q*nr
 		if !trans {
+			if g.block != nil {
+				// Rows of n values as one strided block copy; a partial
+				// panel's other columns cleared first.
+				if n < nr {
+					clear(pan)
+				}
+				g.block(pan, b[p0*ldb+j:], kc, n, nr, ldb, false)
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				d := pan[p*nr : p*nr+nr]
 				copy(d, b[(p0+p)*ldb+j:(p0+p)*ldb+j+n])

@@ -145,3 +145,48 @@ func bf16Name() string {
 	}
 	return "float32-on-rounded"
 }
+
+// BenchmarkSgemmTrainShapes runs the products of one BN CNN training step
+// image by image (the convolutions' per-image shapes, forward, dW and dX)
+// and the fully connected layers at batch 128, on one thread.
+//
+//	go test ./kernels -run '^$' -bench SgemmTrainShapes -benchtime 200x
+func BenchmarkSgemmTrainShapes(b *testing.B) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, s := range []struct {
+		name           string
+		transA, transB bool
+		m, n, k        int
+	}{
+		{"conv1/fwd", false, false, 32, 676, 9},
+		{"conv1/dW", false, true, 32, 9, 676},
+		{"conv2/fwd", false, false, 64, 121, 288},
+		{"conv2/dW", false, true, 64, 288, 121},
+		{"conv2/dX", true, false, 288, 121, 64},
+		{"fc1/fwd", false, true, 128, 128, 1600},
+		{"fc1/dW", true, false, 1600, 128, 128},
+		{"fc1/dX", false, false, 128, 1600, 128},
+	} {
+		a, bm, c := make([]float32, s.m*s.k), make([]float32, s.k*s.n), make([]float32, s.m*s.n)
+		for i := range a {
+			a[i] = float32(r.NormFloat64())
+		}
+		for i := range bm {
+			bm[i] = float32(r.NormFloat64())
+		}
+		lda, ldb := s.k, s.n
+		if s.transA {
+			lda = s.m
+		}
+		if s.transB {
+			ldb = s.k
+		}
+		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+		b.Run(s.name, func(b *testing.B) {
+			for b.Loop() {
+				kernels.SgemmThreads(1, s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -62,4 +62,5 @@ func installPoolAVX512(im *impl) {
 			blockCopyAVX512(&dst[0], &src[0], rows, width/16, ldd, lds, km)
 		}
 	}
+	im.gemm.block = im.block
 }
