@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func reluAVX2(dst *float32, src *float32, n int)
+// func reluAVX2(dst *float32, src *float32, n int, km uint16)
 // Requires: AVX
-TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+TEXT ·reluAVX2(SB), NOSPLIT, $0-26
 	MOVQ   dst+0(FP), AX
 	MOVQ   src+8(FP), CX
 	MOVQ   n+16(FP), DX
@@ -27,9 +27,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func reluBackwardAVX2(dx *float32, dy *float32, x *float32, n int)
+// func reluBackwardAVX2(dx *float32, dy *float32, x *float32, n int, km uint16)
 // Requires: AVX
-TEXT ·reluBackwardAVX2(SB), NOSPLIT, $0-32
+TEXT ·reluBackwardAVX2(SB), NOSPLIT, $0-34
 	MOVQ   dx+0(FP), AX
 	MOVQ   dy+8(FP), CX
 	MOVQ   x+16(FP), DX
@@ -54,9 +54,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func affineAVX2(dst *float32, src *float32, n int, a float32, b float32)
+// func affineAVX2(dst *float32, src *float32, n int, a float32, b float32, km uint16)
 // Requires: AVX
-TEXT ·affineAVX2(SB), NOSPLIT, $0-32
+TEXT ·affineAVX2(SB), NOSPLIT, $0-34
 	MOVQ         dst+0(FP), AX
 	MOVQ         src+8(FP), CX
 	MOVQ         n+16(FP), DX
@@ -67,7 +67,8 @@ TEXT ·affineAVX2(SB), NOSPLIT, $0-32
 loop:
 	CMPQ    DX, $0x00000008
 	JL      done
-	VMULPS  (CX), Y0, Y2
+	VMOVUPS (CX), Y2
+	VMULPS  Y2, Y0, Y2
 	VADDPS  Y1, Y2, Y2
 	VMOVUPS Y2, (AX)
 	ADDQ    $0x00000020, AX
@@ -79,9 +80,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func affineReluAVX2(dst *float32, src *float32, n int, a float32, b float32)
+// func affineReluAVX2(dst *float32, src *float32, n int, a float32, b float32, km uint16)
 // Requires: AVX
-TEXT ·affineReluAVX2(SB), NOSPLIT, $0-32
+TEXT ·affineReluAVX2(SB), NOSPLIT, $0-34
 	MOVQ         dst+0(FP), AX
 	MOVQ         src+8(FP), CX
 	MOVQ         n+16(FP), DX
@@ -92,7 +93,8 @@ TEXT ·affineReluAVX2(SB), NOSPLIT, $0-32
 loop:
 	CMPQ    DX, $0x00000008
 	JL      done
-	VMULPS  (CX), Y0, Y3
+	VMOVUPS (CX), Y3
+	VMULPS  Y3, Y0, Y3
 	VADDPS  Y1, Y3, Y3
 	VMAXPS  Y3, Y2, Y3
 	VMOVUPS Y3, (AX)
@@ -105,9 +107,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func momentsAVX2(x *float32, n int, shift float32, out *float64)
+// func momentsAVX2(x *float32, n int, shift float32, out *float64, km uint16)
 // Requires: AVX, AVX2, FMA3
-TEXT ·momentsAVX2(SB), NOSPLIT, $0-32
+TEXT ·momentsAVX2(SB), NOSPLIT, $0-34
 	MOVQ         x+0(FP), AX
 	MOVQ         n+8(FP), CX
 	MOVQ         out+24(FP), DX
@@ -117,20 +119,22 @@ TEXT ·momentsAVX2(SB), NOSPLIT, $0-32
 	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
 	VXORPS       Y4, Y4, Y4
+	VBROADCASTSS shift+16(FP), Y5
 
 loop:
 	CMPQ         CX, $0x00000008
 	JL           done
-	VMOVUPS      (AX), Y5
-	VCVTPS2PD    X5, Y6
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
+	VMOVAPS      Y5, Y6
+	VMOVUPS      (AX), Y6
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VSUBPD       Y0, Y7, Y7
 	VSUBPD       Y0, Y6, Y6
-	VSUBPD       Y0, Y5, Y5
-	VADDPD       Y6, Y1, Y1
-	VADDPD       Y5, Y2, Y2
-	VFMADD231PD  Y6, Y6, Y3
-	VFMADD231PD  Y5, Y5, Y4
+	VADDPD       Y7, Y1, Y1
+	VADDPD       Y6, Y2, Y2
+	VFMADD231PD  Y7, Y7, Y3
+	VFMADD231PD  Y6, Y6, Y4
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
 	JMP          loop
@@ -143,9 +147,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func gradSumsAVX2(gr *float32, x *float32, n int, shift float32, out *float64)
+// func gradSumsAVX2(gr *float32, x *float32, n int, shift float32, out *float64, km uint16)
 // Requires: AVX, AVX2, FMA3
-TEXT ·gradSumsAVX2(SB), NOSPLIT, $0-40
+TEXT ·gradSumsAVX2(SB), NOSPLIT, $0-42
 	MOVQ         gr+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         n+16(FP), DX
@@ -187,9 +191,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func gradSumsReluAVX2(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64)
+// func gradSumsReluAVX2(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64, km uint16)
 // Requires: AVX, AVX2, FMA3
-TEXT ·gradSumsReluAVX2(SB), NOSPLIT, $0-48
+TEXT ·gradSumsReluAVX2(SB), NOSPLIT, $0-50
 	MOVQ         gr+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         n+16(FP), DX
@@ -238,9 +242,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func affineBackwardAVX2(dx *float32, gr *float32, x *float32, n int, c1 float32, c2 float32, c3 float32)
+// func affineBackwardAVX2(dx *float32, gr *float32, x *float32, n int, c1 float32, c2 float32, c3 float32, km uint16)
 // Requires: AVX
-TEXT ·affineBackwardAVX2(SB), NOSPLIT, $0-44
+TEXT ·affineBackwardAVX2(SB), NOSPLIT, $0-46
 	MOVQ         dx+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         x+16(FP), DX
@@ -269,9 +273,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func affineBackwardReluAVX2(dx *float32, gr *float32, x *float32, n int, a float32, b float32, c1 float32, c2 float32, c3 float32)
+// func affineBackwardReluAVX2(dx *float32, gr *float32, x *float32, n int, a float32, b float32, c1 float32, c2 float32, c3 float32, km uint16)
 // Requires: AVX
-TEXT ·affineBackwardReluAVX2(SB), NOSPLIT, $0-52
+TEXT ·affineBackwardReluAVX2(SB), NOSPLIT, $0-54
 	MOVQ         dx+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         x+16(FP), DX
@@ -307,9 +311,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func sgdAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+// func sgdAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 // Requires: AVX
-TEXT ·sgdAVX2(SB), NOSPLIT, $0-44
+TEXT ·sgdAVX2(SB), NOSPLIT, $0-46
 	MOVQ         w+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         n+24(FP), DX
@@ -322,7 +326,8 @@ loop:
 	JL      done
 	VMOVUPS (AX), Y2
 	VMULPS  Y2, Y1, Y3
-	VADDPS  (CX), Y3, Y3
+	VMOVUPS (CX), Y4
+	VADDPS  Y4, Y3, Y3
 	VMULPS  Y3, Y0, Y3
 	VSUBPS  Y3, Y2, Y2
 	VMOVUPS Y2, (AX)
@@ -335,9 +340,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func sgdMomentumAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+// func sgdMomentumAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 // Requires: AVX
-TEXT ·sgdMomentumAVX2(SB), NOSPLIT, $0-44
+TEXT ·sgdMomentumAVX2(SB), NOSPLIT, $0-46
 	MOVQ         w+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         n+24(FP), DX
@@ -351,8 +356,10 @@ loop:
 	JL      done
 	VMOVUPS (AX), Y3
 	VMULPS  Y3, Y2, Y4
-	VADDPS  (CX), Y4, Y4
-	VMULPS  (BX), Y1, Y5
+	VMOVUPS (CX), Y5
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS (BX), Y5
+	VMULPS  Y5, Y1, Y5
 	VADDPS  Y4, Y5, Y5
 	VMOVUPS Y5, (BX)
 	VMULPS  Y5, Y0, Y5
@@ -368,9 +375,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func sgdNesterovAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+// func sgdNesterovAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 // Requires: AVX
-TEXT ·sgdNesterovAVX2(SB), NOSPLIT, $0-44
+TEXT ·sgdNesterovAVX2(SB), NOSPLIT, $0-46
 	MOVQ         w+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         n+24(FP), DX
@@ -384,8 +391,10 @@ loop:
 	JL      done
 	VMOVUPS (AX), Y3
 	VMULPS  Y3, Y2, Y4
-	VADDPS  (CX), Y4, Y4
-	VMULPS  (BX), Y1, Y5
+	VMOVUPS (CX), Y5
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS (BX), Y5
+	VMULPS  Y5, Y1, Y5
 	VADDPS  Y4, Y5, Y5
 	VMOVUPS Y5, (BX)
 	VMULPS  Y5, Y1, Y5
@@ -403,9 +412,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func adamAVX2(w *float32, gr *float32, m *float32, v *float32, n int, b1 float32, omb1 float32, b2 float32, omb2 float32, l2 float32, decay float32, step float32, isc float32, eps float32)
+// func adamAVX2(w *float32, gr *float32, m *float32, v *float32, n int, b1 float32, omb1 float32, b2 float32, omb2 float32, l2 float32, decay float32, step float32, isc float32, eps float32, km uint16)
 // Requires: AVX
-TEXT ·adamAVX2(SB), NOSPLIT, $0-76
+TEXT ·adamAVX2(SB), NOSPLIT, $0-78
 	MOVQ         w+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         m+16(FP), DX
@@ -424,14 +433,18 @@ TEXT ·adamAVX2(SB), NOSPLIT, $0-76
 loop:
 	CMPQ    SI, $0x00000008
 	JL      done
-	VMULPS  (AX), Y5, Y9
+	VMOVUPS (AX), Y9
+	VMULPS  Y9, Y5, Y9
 	VMULPS  Y9, Y4, Y11
-	VADDPS  (CX), Y11, Y10
-	VMULPS  (DX), Y0, Y12
+	VMOVUPS (CX), Y10
+	VADDPS  Y10, Y11, Y10
+	VMOVUPS (DX), Y12
+	VMULPS  Y12, Y0, Y12
 	VMULPS  Y10, Y1, Y11
 	VADDPS  Y11, Y12, Y12
 	VMOVUPS Y12, (DX)
-	VMULPS  (BX), Y2, Y13
+	VMOVUPS (BX), Y13
+	VMULPS  Y13, Y2, Y13
 	VMULPS  Y10, Y3, Y11
 	VMULPS  Y10, Y11, Y11
 	VADDPS  Y11, Y13, Y13
@@ -454,13 +467,15 @@ done:
 	VZEROUPPER
 	RET
 
-// func reluAVX512(dst *float32, src *float32, n int)
+// func reluAVX512(dst *float32, src *float32, n int, km uint16)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·reluAVX512(SB), NOSPLIT, $0-24
-	MOVQ   dst+0(FP), AX
-	MOVQ   src+8(FP), CX
-	MOVQ   n+16(FP), DX
-	VXORPS Z0, Z0, Z0
+TEXT ·reluAVX512(SB), NOSPLIT, $0-26
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    n+16(FP), DX
+	VXORPS  Z0, Z0, Z0
+	MOVWLZX km+24(FP), BX
+	KMOVW   BX, K1
 
 loop:
 	CMPQ    DX, $0x00000010
@@ -474,25 +489,34 @@ loop:
 	JMP     loop
 
 done:
+	KORTESTW  K1, K1
+	JZ        end
+	VMOVUPS.Z (CX), K1, Z1
+	VMAXPS    Z1, Z0, Z1
+	VMOVUPS   Z1, K1, (AX)
+
+end:
 	VZEROUPPER
 	RET
 
-// func reluBackwardAVX512(dx *float32, dy *float32, x *float32, n int)
+// func reluBackwardAVX512(dx *float32, dy *float32, x *float32, n int, km uint16)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·reluBackwardAVX512(SB), NOSPLIT, $0-32
-	MOVQ   dx+0(FP), AX
-	MOVQ   dy+8(FP), CX
-	MOVQ   x+16(FP), DX
-	MOVQ   n+24(FP), BX
-	VXORPS Z0, Z0, Z0
+TEXT ·reluBackwardAVX512(SB), NOSPLIT, $0-34
+	MOVQ    dx+0(FP), AX
+	MOVQ    dy+8(FP), CX
+	MOVQ    x+16(FP), DX
+	MOVQ    n+24(FP), BX
+	VXORPS  Z0, Z0, Z0
+	MOVWLZX km+32(FP), SI
+	KMOVW   SI, K1
 
 loop:
 	CMPQ      BX, $0x00000010
 	JL        done
 	VMOVUPS   (DX), Z1
 	VMOVUPS   (CX), Z2
-	VCMPPS    $0x1e, Z0, Z1, K1
-	VMOVAPS.Z Z2, K1, Z2
+	VCMPPS    $0x1e, Z0, Z1, K2
+	VMOVAPS.Z Z2, K2, Z2
 	VMOVUPS   Z2, (AX)
 	ADDQ      $0x00000040, AX
 	ADDQ      $0x00000040, CX
@@ -501,23 +525,35 @@ loop:
 	JMP       loop
 
 done:
+	KORTESTW  K1, K1
+	JZ        end
+	VMOVUPS.Z (DX), K1, Z1
+	VMOVUPS.Z (CX), K1, Z2
+	VCMPPS    $0x1e, Z0, Z1, K2
+	VMOVAPS.Z Z2, K2, Z2
+	VMOVUPS   Z2, K1, (AX)
+
+end:
 	VZEROUPPER
 	RET
 
-// func affineAVX512(dst *float32, src *float32, n int, a float32, b float32)
+// func affineAVX512(dst *float32, src *float32, n int, a float32, b float32, km uint16)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·affineAVX512(SB), NOSPLIT, $0-32
+TEXT ·affineAVX512(SB), NOSPLIT, $0-34
 	MOVQ         dst+0(FP), AX
 	MOVQ         src+8(FP), CX
 	MOVQ         n+16(FP), DX
 	VBROADCASTSS a+24(FP), Z0
 	VBROADCASTSS b+28(FP), Z1
 	VXORPS       Z2, Z2, Z2
+	MOVWLZX      km+32(FP), BX
+	KMOVW        BX, K1
 
 loop:
 	CMPQ    DX, $0x00000010
 	JL      done
-	VMULPS  (CX), Z0, Z2
+	VMOVUPS (CX), Z2
+	VMULPS  Z2, Z0, Z2
 	VADDPS  Z1, Z2, Z2
 	VMOVUPS Z2, (AX)
 	ADDQ    $0x00000040, AX
@@ -526,23 +562,34 @@ loop:
 	JMP     loop
 
 done:
+	KORTESTW  K1, K1
+	JZ        end
+	VMOVUPS.Z (CX), K1, Z2
+	VMULPS    Z2, Z0, Z2
+	VADDPS    Z1, Z2, Z2
+	VMOVUPS   Z2, K1, (AX)
+
+end:
 	VZEROUPPER
 	RET
 
-// func affineReluAVX512(dst *float32, src *float32, n int, a float32, b float32)
+// func affineReluAVX512(dst *float32, src *float32, n int, a float32, b float32, km uint16)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·affineReluAVX512(SB), NOSPLIT, $0-32
+TEXT ·affineReluAVX512(SB), NOSPLIT, $0-34
 	MOVQ         dst+0(FP), AX
 	MOVQ         src+8(FP), CX
 	MOVQ         n+16(FP), DX
 	VBROADCASTSS a+24(FP), Z0
 	VBROADCASTSS b+28(FP), Z1
 	VXORPS       Z2, Z2, Z2
+	MOVWLZX      km+32(FP), BX
+	KMOVW        BX, K1
 
 loop:
 	CMPQ    DX, $0x00000010
 	JL      done
-	VMULPS  (CX), Z0, Z3
+	VMOVUPS (CX), Z3
+	VMULPS  Z3, Z0, Z3
 	VADDPS  Z1, Z3, Z3
 	VMAXPS  Z3, Z2, Z3
 	VMOVUPS Z3, (AX)
@@ -552,12 +599,21 @@ loop:
 	JMP     loop
 
 done:
+	KORTESTW  K1, K1
+	JZ        end
+	VMOVUPS.Z (CX), K1, Z3
+	VMULPS    Z3, Z0, Z3
+	VADDPS    Z1, Z3, Z3
+	VMAXPS    Z3, Z2, Z3
+	VMOVUPS   Z3, K1, (AX)
+
+end:
 	VZEROUPPER
 	RET
 
-// func momentsAVX512(x *float32, n int, shift float32, out *float64)
+// func momentsAVX512(x *float32, n int, shift float32, out *float64, km uint16)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·momentsAVX512(SB), NOSPLIT, $0-32
+TEXT ·momentsAVX512(SB), NOSPLIT, $0-34
 	MOVQ         x+0(FP), AX
 	MOVQ         n+8(FP), CX
 	MOVQ         out+24(FP), DX
@@ -567,11 +623,33 @@ TEXT ·momentsAVX512(SB), NOSPLIT, $0-32
 	VXORPS       Z2, Z2, Z2
 	VXORPS       Z3, Z3, Z3
 	VXORPS       Z4, Z4, Z4
+	VBROADCASTSS shift+16(FP), Z5
+	MOVWLZX      km+32(FP), BX
+	KMOVW        BX, K1
 
 loop:
 	CMPQ          CX, $0x00000010
 	JL            done
-	VMOVUPS       (AX), Z5
+	VMOVAPS       Z5, Z6
+	VMOVUPS       (AX), Z6
+	VCVTPS2PD     Y6, Z7
+	VEXTRACTF64X4 $0x01, Z6, Y6
+	VCVTPS2PD     Y6, Z6
+	VSUBPD        Z0, Z7, Z7
+	VSUBPD        Z0, Z6, Z6
+	VADDPD        Z7, Z1, Z1
+	VADDPD        Z6, Z2, Z2
+	VFMADD231PD   Z7, Z7, Z3
+	VFMADD231PD   Z6, Z6, Z4
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	JMP           loop
+
+done:
+	KORTESTW      K1, K1
+	JZ            end
+	VMOVAPS       Z5, Z5
+	VMOVUPS       (AX), K1, Z5
 	VCVTPS2PD     Y5, Z6
 	VEXTRACTF64X4 $0x01, Z5, Y5
 	VCVTPS2PD     Y5, Z5
@@ -581,11 +659,8 @@ loop:
 	VADDPD        Z5, Z2, Z2
 	VFMADD231PD   Z6, Z6, Z3
 	VFMADD231PD   Z5, Z5, Z4
-	ADDQ          $0x00000040, AX
-	SUBQ          $0x00000010, CX
-	JMP           loop
 
-done:
+end:
 	VADDPD  Z2, Z1, Z1
 	VMOVUPD Z1, (DX)
 	VADDPD  Z4, Z3, Z3
@@ -593,9 +668,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func gradSumsAVX512(gr *float32, x *float32, n int, shift float32, out *float64)
+// func gradSumsAVX512(gr *float32, x *float32, n int, shift float32, out *float64, km uint16)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·gradSumsAVX512(SB), NOSPLIT, $0-40
+TEXT ·gradSumsAVX512(SB), NOSPLIT, $0-42
 	MOVQ         gr+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         n+16(FP), DX
@@ -606,6 +681,8 @@ TEXT ·gradSumsAVX512(SB), NOSPLIT, $0-40
 	VXORPS       Z2, Z2, Z2
 	VXORPS       Z3, Z3, Z3
 	VXORPS       Z4, Z4, Z4
+	MOVWLZX      km+40(FP), SI
+	KMOVW        SI, K1
 
 loop:
 	CMPQ          DX, $0x00000010
@@ -630,6 +707,24 @@ loop:
 	JMP           loop
 
 done:
+	KORTESTW      K1, K1
+	JZ            end
+	VMOVUPS.Z     (AX), K1, Z5
+	VMOVUPS.Z     (CX), K1, Z6
+	VCVTPS2PD     Y5, Z7
+	VEXTRACTF64X4 $0x01, Z5, Y5
+	VCVTPS2PD     Y5, Z5
+	VCVTPS2PD     Y6, Z8
+	VEXTRACTF64X4 $0x01, Z6, Y6
+	VCVTPS2PD     Y6, Z6
+	VSUBPD        Z0, Z8, Z8
+	VSUBPD        Z0, Z6, Z6
+	VADDPD        Z7, Z1, Z1
+	VADDPD        Z5, Z2, Z2
+	VFMADD231PD   Z8, Z7, Z3
+	VFMADD231PD   Z6, Z5, Z4
+
+end:
 	VADDPD  Z2, Z1, Z1
 	VMOVUPD Z1, (BX)
 	VADDPD  Z4, Z3, Z3
@@ -637,9 +732,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func gradSumsReluAVX512(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64)
+// func gradSumsReluAVX512(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64, km uint16)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·gradSumsReluAVX512(SB), NOSPLIT, $0-48
+TEXT ·gradSumsReluAVX512(SB), NOSPLIT, $0-50
 	MOVQ         gr+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         n+16(FP), DX
@@ -653,6 +748,8 @@ TEXT ·gradSumsReluAVX512(SB), NOSPLIT, $0-48
 	VXORPS       Z5, Z5, Z5
 	VXORPS       Z6, Z6, Z6
 	VXORPS       Z7, Z7, Z7
+	MOVWLZX      km+48(FP), SI
+	KMOVW        SI, K1
 
 loop:
 	CMPQ          DX, $0x00000010
@@ -661,8 +758,8 @@ loop:
 	VMOVUPS       (CX), Z9
 	VMULPS        Z9, Z1, Z10
 	VADDPS        Z2, Z10, Z10
-	VCMPPS        $0x1e, Z3, Z10, K1
-	VMOVAPS.Z     Z8, K1, Z8
+	VCMPPS        $0x1e, Z3, Z10, K2
+	VMOVAPS.Z     Z8, K2, Z8
 	VCVTPS2PD     Y8, Z10
 	VEXTRACTF64X4 $0x01, Z8, Y8
 	VCVTPS2PD     Y8, Z8
@@ -681,6 +778,28 @@ loop:
 	JMP           loop
 
 done:
+	KORTESTW      K1, K1
+	JZ            end
+	VMOVUPS.Z     (AX), K1, Z8
+	VMOVUPS.Z     (CX), K1, Z9
+	VMULPS        Z9, Z1, Z1
+	VADDPS        Z2, Z1, Z1
+	VCMPPS        $0x1e, Z3, Z1, K1
+	VMOVAPS.Z     Z8, K1, Z8
+	VCVTPS2PD     Y8, Z1
+	VEXTRACTF64X4 $0x01, Z8, Y2
+	VCVTPS2PD     Y2, Z2
+	VCVTPS2PD     Y9, Z3
+	VEXTRACTF64X4 $0x01, Z9, Y8
+	VCVTPS2PD     Y8, Z8
+	VSUBPD        Z0, Z3, Z3
+	VSUBPD        Z0, Z8, Z8
+	VADDPD        Z1, Z4, Z4
+	VADDPD        Z2, Z5, Z5
+	VFMADD231PD   Z3, Z1, Z6
+	VFMADD231PD   Z8, Z2, Z7
+
+end:
 	VADDPD  Z5, Z4, Z4
 	VMOVUPD Z4, (BX)
 	VADDPD  Z7, Z6, Z6
@@ -688,9 +807,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func affineBackwardAVX512(dx *float32, gr *float32, x *float32, n int, c1 float32, c2 float32, c3 float32)
+// func affineBackwardAVX512(dx *float32, gr *float32, x *float32, n int, c1 float32, c2 float32, c3 float32, km uint16)
 // Requires: AVX, AVX512F
-TEXT ·affineBackwardAVX512(SB), NOSPLIT, $0-44
+TEXT ·affineBackwardAVX512(SB), NOSPLIT, $0-46
 	MOVQ         dx+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         x+16(FP), DX
@@ -698,6 +817,8 @@ TEXT ·affineBackwardAVX512(SB), NOSPLIT, $0-44
 	VBROADCASTSS c1+32(FP), Z0
 	VBROADCASTSS c2+36(FP), Z1
 	VBROADCASTSS c3+40(FP), Z2
+	MOVWLZX      km+44(FP), SI
+	KMOVW        SI, K1
 
 loop:
 	CMPQ    BX, $0x00000010
@@ -716,12 +837,23 @@ loop:
 	JMP     loop
 
 done:
+	KORTESTW  K1, K1
+	JZ        end
+	VMOVUPS.Z (CX), K1, Z3
+	VMOVUPS.Z (DX), K1, Z4
+	VMULPS    Z0, Z3, Z3
+	VMULPS    Z1, Z4, Z4
+	VADDPS    Z4, Z3, Z3
+	VADDPS    Z2, Z3, Z3
+	VMOVUPS   Z3, K1, (AX)
+
+end:
 	VZEROUPPER
 	RET
 
-// func affineBackwardReluAVX512(dx *float32, gr *float32, x *float32, n int, a float32, b float32, c1 float32, c2 float32, c3 float32)
+// func affineBackwardReluAVX512(dx *float32, gr *float32, x *float32, n int, a float32, b float32, c1 float32, c2 float32, c3 float32, km uint16)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·affineBackwardReluAVX512(SB), NOSPLIT, $0-52
+TEXT ·affineBackwardReluAVX512(SB), NOSPLIT, $0-54
 	MOVQ         dx+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         x+16(FP), DX
@@ -732,6 +864,8 @@ TEXT ·affineBackwardReluAVX512(SB), NOSPLIT, $0-52
 	VBROADCASTSS a+32(FP), Z3
 	VBROADCASTSS b+36(FP), Z4
 	VXORPS       Z5, Z5, Z5
+	MOVWLZX      km+52(FP), SI
+	KMOVW        SI, K1
 
 loop:
 	CMPQ      BX, $0x00000010
@@ -740,8 +874,8 @@ loop:
 	VMOVUPS   (DX), Z7
 	VMULPS    Z7, Z3, Z8
 	VADDPS    Z4, Z8, Z8
-	VCMPPS    $0x1e, Z5, Z8, K1
-	VMOVAPS.Z Z6, K1, Z6
+	VCMPPS    $0x1e, Z5, Z8, K2
+	VMOVAPS.Z Z6, K2, Z6
 	VMULPS    Z0, Z6, Z6
 	VMULPS    Z1, Z7, Z7
 	VADDPS    Z7, Z6, Z6
@@ -754,25 +888,43 @@ loop:
 	JMP       loop
 
 done:
+	KORTESTW  K1, K1
+	JZ        end
+	VMOVUPS.Z (CX), K1, Z6
+	VMOVUPS.Z (DX), K1, Z7
+	VMULPS    Z7, Z3, Z3
+	VADDPS    Z4, Z3, Z3
+	VCMPPS    $0x1e, Z5, Z3, K2
+	VMOVAPS.Z Z6, K2, Z6
+	VMULPS    Z0, Z6, Z6
+	VMULPS    Z1, Z7, Z7
+	VADDPS    Z7, Z6, Z6
+	VADDPS    Z2, Z6, Z6
+	VMOVUPS   Z6, K1, (AX)
+
+end:
 	VZEROUPPER
 	RET
 
-// func sgdAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+// func sgdAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 // Requires: AVX, AVX512F
-TEXT ·sgdAVX512(SB), NOSPLIT, $0-44
+TEXT ·sgdAVX512(SB), NOSPLIT, $0-46
 	MOVQ         w+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         n+24(FP), DX
 	VBROADCASTSS lr+32(FP), Z0
 	VBROADCASTSS mu+36(FP), Z1
 	VBROADCASTSS wd+40(FP), Z1
+	MOVWLZX      km+44(FP), BX
+	KMOVW        BX, K1
 
 loop:
 	CMPQ    DX, $0x00000010
 	JL      done
 	VMOVUPS (AX), Z2
 	VMULPS  Z2, Z1, Z3
-	VADDPS  (CX), Z3, Z3
+	VMOVUPS (CX), Z4
+	VADDPS  Z4, Z3, Z3
 	VMULPS  Z3, Z0, Z3
 	VSUBPS  Z3, Z2, Z2
 	VMOVUPS Z2, (AX)
@@ -782,12 +934,23 @@ loop:
 	JMP     loop
 
 done:
+	KORTESTW  K1, K1
+	JZ        end
+	VMOVUPS.Z (AX), K1, Z2
+	VMULPS    Z2, Z1, Z1
+	VMOVUPS.Z (CX), K1, Z3
+	VADDPS    Z3, Z1, Z1
+	VMULPS    Z1, Z0, Z1
+	VSUBPS    Z1, Z2, Z2
+	VMOVUPS   Z2, K1, (AX)
+
+end:
 	VZEROUPPER
 	RET
 
-// func sgdMomentumAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+// func sgdMomentumAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 // Requires: AVX, AVX512F
-TEXT ·sgdMomentumAVX512(SB), NOSPLIT, $0-44
+TEXT ·sgdMomentumAVX512(SB), NOSPLIT, $0-46
 	MOVQ         w+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         n+24(FP), DX
@@ -795,14 +958,18 @@ TEXT ·sgdMomentumAVX512(SB), NOSPLIT, $0-44
 	VBROADCASTSS lr+32(FP), Z0
 	VBROADCASTSS mu+36(FP), Z1
 	VBROADCASTSS wd+40(FP), Z2
+	MOVWLZX      km+44(FP), SI
+	KMOVW        SI, K1
 
 loop:
 	CMPQ    DX, $0x00000010
 	JL      done
 	VMOVUPS (AX), Z3
 	VMULPS  Z3, Z2, Z4
-	VADDPS  (CX), Z4, Z4
-	VMULPS  (BX), Z1, Z5
+	VMOVUPS (CX), Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS (BX), Z5
+	VMULPS  Z5, Z1, Z5
 	VADDPS  Z4, Z5, Z5
 	VMOVUPS Z5, (BX)
 	VMULPS  Z5, Z0, Z5
@@ -815,12 +982,27 @@ loop:
 	JMP     loop
 
 done:
+	KORTESTW  K1, K1
+	JZ        end
+	VMOVUPS.Z (AX), K1, Z3
+	VMULPS    Z3, Z2, Z2
+	VMOVUPS.Z (CX), K1, Z4
+	VADDPS    Z4, Z2, Z2
+	VMOVUPS.Z (BX), K1, Z4
+	VMULPS    Z4, Z1, Z4
+	VADDPS    Z2, Z4, Z4
+	VMOVUPS   Z4, K1, (BX)
+	VMULPS    Z4, Z0, Z4
+	VSUBPS    Z4, Z3, Z3
+	VMOVUPS   Z3, K1, (AX)
+
+end:
 	VZEROUPPER
 	RET
 
-// func sgdNesterovAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+// func sgdNesterovAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 // Requires: AVX, AVX512F
-TEXT ·sgdNesterovAVX512(SB), NOSPLIT, $0-44
+TEXT ·sgdNesterovAVX512(SB), NOSPLIT, $0-46
 	MOVQ         w+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         n+24(FP), DX
@@ -828,14 +1010,18 @@ TEXT ·sgdNesterovAVX512(SB), NOSPLIT, $0-44
 	VBROADCASTSS lr+32(FP), Z0
 	VBROADCASTSS mu+36(FP), Z1
 	VBROADCASTSS wd+40(FP), Z2
+	MOVWLZX      km+44(FP), SI
+	KMOVW        SI, K1
 
 loop:
 	CMPQ    DX, $0x00000010
 	JL      done
 	VMOVUPS (AX), Z3
 	VMULPS  Z3, Z2, Z4
-	VADDPS  (CX), Z4, Z4
-	VMULPS  (BX), Z1, Z5
+	VMOVUPS (CX), Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS (BX), Z5
+	VMULPS  Z5, Z1, Z5
 	VADDPS  Z4, Z5, Z5
 	VMOVUPS Z5, (BX)
 	VMULPS  Z5, Z1, Z5
@@ -850,12 +1036,29 @@ loop:
 	JMP     loop
 
 done:
+	KORTESTW  K1, K1
+	JZ        end
+	VMOVUPS.Z (AX), K1, Z3
+	VMULPS    Z3, Z2, Z2
+	VMOVUPS.Z (CX), K1, Z4
+	VADDPS    Z4, Z2, Z2
+	VMOVUPS.Z (BX), K1, Z4
+	VMULPS    Z4, Z1, Z4
+	VADDPS    Z2, Z4, Z4
+	VMOVUPS   Z4, K1, (BX)
+	VMULPS    Z4, Z1, Z1
+	VADDPS    Z1, Z2, Z1
+	VMULPS    Z1, Z0, Z1
+	VSUBPS    Z1, Z3, Z3
+	VMOVUPS   Z3, K1, (AX)
+
+end:
 	VZEROUPPER
 	RET
 
-// func adamAVX512(w *float32, gr *float32, m *float32, v *float32, n int, b1 float32, omb1 float32, b2 float32, omb2 float32, l2 float32, decay float32, step float32, isc float32, eps float32)
+// func adamAVX512(w *float32, gr *float32, m *float32, v *float32, n int, b1 float32, omb1 float32, b2 float32, omb2 float32, l2 float32, decay float32, step float32, isc float32, eps float32, km uint16)
 // Requires: AVX, AVX512F
-TEXT ·adamAVX512(SB), NOSPLIT, $0-76
+TEXT ·adamAVX512(SB), NOSPLIT, $0-78
 	MOVQ         w+0(FP), AX
 	MOVQ         gr+8(FP), CX
 	MOVQ         m+16(FP), DX
@@ -870,18 +1073,24 @@ TEXT ·adamAVX512(SB), NOSPLIT, $0-76
 	VBROADCASTSS step+64(FP), Z6
 	VBROADCASTSS isc+68(FP), Z7
 	VBROADCASTSS eps+72(FP), Z8
+	MOVWLZX      km+76(FP), DI
+	KMOVW        DI, K1
 
 loop:
 	CMPQ    SI, $0x00000010
 	JL      done
-	VMULPS  (AX), Z5, Z9
+	VMOVUPS (AX), Z9
+	VMULPS  Z9, Z5, Z9
 	VMULPS  Z9, Z4, Z11
-	VADDPS  (CX), Z11, Z10
-	VMULPS  (DX), Z0, Z12
+	VMOVUPS (CX), Z10
+	VADDPS  Z10, Z11, Z10
+	VMOVUPS (DX), Z12
+	VMULPS  Z12, Z0, Z12
 	VMULPS  Z10, Z1, Z11
 	VADDPS  Z11, Z12, Z12
 	VMOVUPS Z12, (DX)
-	VMULPS  (BX), Z2, Z13
+	VMOVUPS (BX), Z13
+	VMULPS  Z13, Z2, Z13
 	VMULPS  Z10, Z3, Z11
 	VMULPS  Z10, Z11, Z11
 	VADDPS  Z11, Z13, Z13
@@ -901,6 +1110,33 @@ loop:
 	JMP     loop
 
 done:
+	KORTESTW  K1, K1
+	JZ        end
+	VMOVUPS.Z (AX), K1, Z9
+	VMULPS    Z9, Z5, Z9
+	VMULPS    Z9, Z4, Z5
+	VMOVUPS.Z (CX), K1, Z4
+	VADDPS    Z4, Z5, Z4
+	VMOVUPS.Z (DX), K1, Z10
+	VMULPS    Z10, Z0, Z10
+	VMULPS    Z4, Z1, Z5
+	VADDPS    Z5, Z10, Z10
+	VMOVUPS   Z10, K1, (DX)
+	VMOVUPS.Z (BX), K1, Z0
+	VMULPS    Z0, Z2, Z0
+	VMULPS    Z4, Z3, Z5
+	VMULPS    Z4, Z5, Z5
+	VADDPS    Z5, Z0, Z0
+	VMOVUPS   Z0, K1, (BX)
+	VSQRTPS   Z0, Z5
+	VMULPS    Z7, Z5, Z5
+	VADDPS    Z8, Z5, Z5
+	VMULPS    Z10, Z6, Z10
+	VDIVPS    Z5, Z10, Z10
+	VSUBPS    Z10, Z9, Z9
+	VMOVUPS   Z9, K1, (AX)
+
+end:
 	VZEROUPPER
 	RET
 

@@ -4,135 +4,135 @@
 
 package kernels
 
-// reluAVX2 sets dst[i] = src[i] < 0 ? 0 : src[i] for n floats (a multiple of 8).
+// reluAVX2 sets dst[i] = src[i] < 0 ? 0 : src[i] for n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func reluAVX2(dst *float32, src *float32, n int)
+func reluAVX2(dst *float32, src *float32, n int, km uint16)
 
-// reluBackwardAVX2 sets dx[i] = x[i] > 0 ? dy[i] : 0 for n floats (a multiple of 8).
+// reluBackwardAVX2 sets dx[i] = x[i] > 0 ? dy[i] : 0 for n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func reluBackwardAVX2(dx *float32, dy *float32, x *float32, n int)
+func reluBackwardAVX2(dx *float32, dy *float32, x *float32, n int, km uint16)
 
-// affineAVX2 sets dst[i] = src[i]*a + b (rounded after each operation) for n floats (a multiple of 8).
+// affineAVX2 sets dst[i] = src[i]*a + b (rounded after each operation) for n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func affineAVX2(dst *float32, src *float32, n int, a float32, b float32)
+func affineAVX2(dst *float32, src *float32, n int, a float32, b float32, km uint16)
 
-// affineReluAVX2 sets dst[i] = src[i]*a + b (rounded after each operation, then Relu) for n floats (a multiple of 8).
+// affineReluAVX2 sets dst[i] = src[i]*a + b (rounded after each operation, then Relu) for n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func affineReluAVX2(dst *float32, src *float32, n int, a float32, b float32)
+func affineReluAVX2(dst *float32, src *float32, n int, a float32, b float32, km uint16)
 
-// momentsAVX2 stores per-lane float64 sums of d and d*d, d = x[i] - shift, over n floats (a multiple of 8) to out[0:4] and out[4:8].
+// momentsAVX2 stores per-lane float64 sums of d and d*d, d = x[i] - shift, over n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too) to out[0:4] and out[4:8].
 //
 //go:noescape
-func momentsAVX2(x *float32, n int, shift float32, out *float64)
+func momentsAVX2(x *float32, n int, shift float32, out *float64, km uint16)
 
-// gradSumsAVX2 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g, over n floats (a multiple of 8) to out[0:4] and out[4:8].
+// gradSumsAVX2 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g, over n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too) to out[0:4] and out[4:8].
 //
 //go:noescape
-func gradSumsAVX2(gr *float32, x *float32, n int, shift float32, out *float64)
+func gradSumsAVX2(gr *float32, x *float32, n int, shift float32, out *float64, km uint16)
 
-// gradSumsReluAVX2 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g masked to x*a+b > 0, over n floats (a multiple of 8) to out[0:4] and out[4:8].
+// gradSumsReluAVX2 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g masked to x*a+b > 0, over n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too) to out[0:4] and out[4:8].
 //
 //go:noescape
-func gradSumsReluAVX2(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64)
+func gradSumsReluAVX2(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64, km uint16)
 
-// affineBackwardAVX2 sets dx[i] = c1*g' + c2*x[i] + c3, g' = g, rounded after each operation, for n floats (a multiple of 8).
+// affineBackwardAVX2 sets dx[i] = c1*g' + c2*x[i] + c3, g' = g, rounded after each operation, for n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func affineBackwardAVX2(dx *float32, gr *float32, x *float32, n int, c1 float32, c2 float32, c3 float32)
+func affineBackwardAVX2(dx *float32, gr *float32, x *float32, n int, c1 float32, c2 float32, c3 float32, km uint16)
 
-// affineBackwardReluAVX2 sets dx[i] = c1*g' + c2*x[i] + c3, g' = g masked to x*a+b > 0, rounded after each operation, for n floats (a multiple of 8).
+// affineBackwardReluAVX2 sets dx[i] = c1*g' + c2*x[i] + c3, g' = g masked to x*a+b > 0, rounded after each operation, for n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func affineBackwardReluAVX2(dx *float32, gr *float32, x *float32, n int, a float32, b float32, c1 float32, c2 float32, c3 float32)
+func affineBackwardReluAVX2(dx *float32, gr *float32, x *float32, n int, a float32, b float32, c1 float32, c2 float32, c3 float32, km uint16)
 
-// sgdAVX2 updates n weights (a multiple of 8): w -= lr*(g + wd*w), rounded after each operation.
+// sgdAVX2 updates n weights (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too): w -= lr*(g + wd*w), rounded after each operation.
 //
 //go:noescape
-func sgdAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+func sgdAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 
-// sgdMomentumAVX2 updates n weights (a multiple of 8): d = g + wd*w; b = mu*b + d; w -= lr*b, rounded after each operation.
+// sgdMomentumAVX2 updates n weights (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too): d = g + wd*w; b = mu*b + d; w -= lr*b, rounded after each operation.
 //
 //go:noescape
-func sgdMomentumAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+func sgdMomentumAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 
-// sgdNesterovAVX2 updates n weights (a multiple of 8): d = g + wd*w; b = mu*b + d; w -= lr*(d + mu*b), rounded after each operation.
+// sgdNesterovAVX2 updates n weights (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too): d = g + wd*w; b = mu*b + d; w -= lr*(d + mu*b), rounded after each operation.
 //
 //go:noescape
-func sgdNesterovAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+func sgdNesterovAVX2(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 
-// adamAVX2 applies one Adam update to n weights (a multiple of 8); see adamGeneric for the order of operations.
+// adamAVX2 applies one Adam update to n weights (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too); see adamGeneric for the order of operations.
 //
 //go:noescape
-func adamAVX2(w *float32, gr *float32, m *float32, v *float32, n int, b1 float32, omb1 float32, b2 float32, omb2 float32, l2 float32, decay float32, step float32, isc float32, eps float32)
+func adamAVX2(w *float32, gr *float32, m *float32, v *float32, n int, b1 float32, omb1 float32, b2 float32, omb2 float32, l2 float32, decay float32, step float32, isc float32, eps float32, km uint16)
 
-// reluAVX512 sets dst[i] = src[i] < 0 ? 0 : src[i] for n floats (a multiple of 16).
+// reluAVX512 sets dst[i] = src[i] < 0 ? 0 : src[i] for n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func reluAVX512(dst *float32, src *float32, n int)
+func reluAVX512(dst *float32, src *float32, n int, km uint16)
 
-// reluBackwardAVX512 sets dx[i] = x[i] > 0 ? dy[i] : 0 for n floats (a multiple of 16).
+// reluBackwardAVX512 sets dx[i] = x[i] > 0 ? dy[i] : 0 for n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func reluBackwardAVX512(dx *float32, dy *float32, x *float32, n int)
+func reluBackwardAVX512(dx *float32, dy *float32, x *float32, n int, km uint16)
 
-// affineAVX512 sets dst[i] = src[i]*a + b (rounded after each operation) for n floats (a multiple of 16).
+// affineAVX512 sets dst[i] = src[i]*a + b (rounded after each operation) for n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func affineAVX512(dst *float32, src *float32, n int, a float32, b float32)
+func affineAVX512(dst *float32, src *float32, n int, a float32, b float32, km uint16)
 
-// affineReluAVX512 sets dst[i] = src[i]*a + b (rounded after each operation, then Relu) for n floats (a multiple of 16).
+// affineReluAVX512 sets dst[i] = src[i]*a + b (rounded after each operation, then Relu) for n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func affineReluAVX512(dst *float32, src *float32, n int, a float32, b float32)
+func affineReluAVX512(dst *float32, src *float32, n int, a float32, b float32, km uint16)
 
-// momentsAVX512 stores per-lane float64 sums of d and d*d, d = x[i] - shift, over n floats (a multiple of 16) to out[0:8] and out[8:16].
+// momentsAVX512 stores per-lane float64 sums of d and d*d, d = x[i] - shift, over n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too) to out[0:8] and out[8:16].
 //
 //go:noescape
-func momentsAVX512(x *float32, n int, shift float32, out *float64)
+func momentsAVX512(x *float32, n int, shift float32, out *float64, km uint16)
 
-// gradSumsAVX512 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g, over n floats (a multiple of 16) to out[0:8] and out[8:16].
+// gradSumsAVX512 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g, over n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too) to out[0:8] and out[8:16].
 //
 //go:noescape
-func gradSumsAVX512(gr *float32, x *float32, n int, shift float32, out *float64)
+func gradSumsAVX512(gr *float32, x *float32, n int, shift float32, out *float64, km uint16)
 
-// gradSumsReluAVX512 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g masked to x*a+b > 0, over n floats (a multiple of 16) to out[0:8] and out[8:16].
+// gradSumsReluAVX512 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g masked to x*a+b > 0, over n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too) to out[0:8] and out[8:16].
 //
 //go:noescape
-func gradSumsReluAVX512(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64)
+func gradSumsReluAVX512(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64, km uint16)
 
-// affineBackwardAVX512 sets dx[i] = c1*g' + c2*x[i] + c3, g' = g, rounded after each operation, for n floats (a multiple of 16).
+// affineBackwardAVX512 sets dx[i] = c1*g' + c2*x[i] + c3, g' = g, rounded after each operation, for n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func affineBackwardAVX512(dx *float32, gr *float32, x *float32, n int, c1 float32, c2 float32, c3 float32)
+func affineBackwardAVX512(dx *float32, gr *float32, x *float32, n int, c1 float32, c2 float32, c3 float32, km uint16)
 
-// affineBackwardReluAVX512 sets dx[i] = c1*g' + c2*x[i] + c3, g' = g masked to x*a+b > 0, rounded after each operation, for n floats (a multiple of 16).
+// affineBackwardReluAVX512 sets dx[i] = c1*g' + c2*x[i] + c3, g' = g masked to x*a+b > 0, rounded after each operation, for n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too).
 //
 //go:noescape
-func affineBackwardReluAVX512(dx *float32, gr *float32, x *float32, n int, a float32, b float32, c1 float32, c2 float32, c3 float32)
+func affineBackwardReluAVX512(dx *float32, gr *float32, x *float32, n int, a float32, b float32, c1 float32, c2 float32, c3 float32, km uint16)
 
-// sgdAVX512 updates n weights (a multiple of 16): w -= lr*(g + wd*w), rounded after each operation.
+// sgdAVX512 updates n weights (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too): w -= lr*(g + wd*w), rounded after each operation.
 //
 //go:noescape
-func sgdAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+func sgdAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 
-// sgdMomentumAVX512 updates n weights (a multiple of 16): d = g + wd*w; b = mu*b + d; w -= lr*b, rounded after each operation.
+// sgdMomentumAVX512 updates n weights (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too): d = g + wd*w; b = mu*b + d; w -= lr*b, rounded after each operation.
 //
 //go:noescape
-func sgdMomentumAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+func sgdMomentumAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 
-// sgdNesterovAVX512 updates n weights (a multiple of 16): d = g + wd*w; b = mu*b + d; w -= lr*(d + mu*b), rounded after each operation.
+// sgdNesterovAVX512 updates n weights (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too): d = g + wd*w; b = mu*b + d; w -= lr*(d + mu*b), rounded after each operation.
 //
 //go:noescape
-func sgdNesterovAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32)
+func sgdNesterovAVX512(w *float32, gr *float32, b *float32, n int, lr float32, mu float32, wd float32, km uint16)
 
-// adamAVX512 applies one Adam update to n weights (a multiple of 16); see adamGeneric for the order of operations.
+// adamAVX512 applies one Adam update to n weights (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too); see adamGeneric for the order of operations.
 //
 //go:noescape
-func adamAVX512(w *float32, gr *float32, m *float32, v *float32, n int, b1 float32, omb1 float32, b2 float32, omb2 float32, l2 float32, decay float32, step float32, isc float32, eps float32)
+func adamAVX512(w *float32, gr *float32, m *float32, v *float32, n int, b1 float32, omb1 float32, b2 float32, omb2 float32, l2 float32, decay float32, step float32, isc float32, eps float32, km uint16)
 
 // blockCopyAVX512 sets dst[r*ldd+j] = src[r*lds+j] for r < rows, j < 16*full plus the lanes of km in the next vector.
 //

@@ -4,9 +4,11 @@
 // and the optimizer updates (SGD with momentum, Adam), each for AVX2 and
 // AVX-512F.
 //
-// As in the vec generator, every function takes an element count n that the
-// Go wrapper makes a multiple of one vector (8 floats for AVX2, 16 for
-// AVX-512) and finishes the tail with the generic Go code. Products and sums
+// Every function takes an element count n and a tail mask km. The AVX2
+// ones run over the largest multiple of 8 in n (the Go wrapper finishes the
+// tail with the generic code) and ignore km; the AVX-512 ones run over n
+// rounded down to 16 and then over the lanes of km in one more vector,
+// with masked loads and stores, so they never leave a tail. Products and sums
 // are rounded one at a time (no fused multiply-add), in the order of the
 // generic code, so that the elementwise kernels give the generic results bit
 // for bit; reductions store per-lane float64 partial sums.
@@ -76,9 +78,23 @@ func main() {
 	Generate()
 }
 
+// tail is set while the AVX-512 tail vector is emitted; kmask is its mask.
+var (
+	tail  bool
+	kmask Register
+)
+
 // loop runs body over one vector at a time, advancing the pointers by a
-// vector of float32 each, until n (a multiple of the width) is used up.
+// vector of float32 each, until fewer than a vector's elements are left;
+// for AVX-512 it then runs body once more under the mask km (body's loads
+// and stores go through ld and st, which apply it).
 func loop(s isa, n Register, ptrs []Register, body func()) {
+	tail = false
+	if s.width == 16 {
+		kmask = K()
+		t := Load(Param("km"), GP32())
+		KMOVW(t, kmask)
+	}
 	Label("loop")
 	CMPQ(n, U32(s.width))
 	JL(LabelRef("done"))
@@ -89,6 +105,44 @@ func loop(s isa, n Register, ptrs []Register, body func()) {
 	SUBQ(U32(s.width), n)
 	JMP(LabelRef("loop"))
 	Label("done")
+	if s.width == 16 {
+		KORTESTW(kmask, kmask)
+		JZ(LabelRef("end"))
+		tail = true
+		body()
+		tail = false
+		Label("end")
+	}
+}
+
+// ld loads a vector (only the mask's lanes, the others zero, in the tail).
+func ld(s isa, m Mem) VecVirtual {
+	v := s.vec()
+	if tail {
+		VMOVUPS_Z(m, kmask, v)
+	} else {
+		VMOVUPS(m, v)
+	}
+	return v
+}
+
+// ldOver loads a vector into v, keeping v's lanes outside the mask in the
+// tail.
+func ldOver(m Mem, v VecVirtual) {
+	if tail {
+		VMOVUPS(m, kmask, v)
+	} else {
+		VMOVUPS(m, v)
+	}
+}
+
+// st stores a vector (only the mask's lanes in the tail).
+func st(v VecVirtual, m Mem) {
+	if tail {
+		VMOVUPS(v, kmask, m)
+	} else {
+		VMOVUPS(v, m)
+	}
 }
 
 func broadcast(s isa, name string) VecVirtual {
@@ -126,15 +180,14 @@ func done() {
 // second operand when the comparison fails).
 func relu(s isa) {
 	name := "relu" + s.suffix
-	text(name, "func(dst, src *float32, n int)",
-		fmt.Sprintf("%s sets dst[i] = src[i] < 0 ? 0 : src[i] for n floats (a multiple of %d).", name, s.width))
+	text(name, "func(dst, src *float32, n int, km uint16)",
+		fmt.Sprintf("%s sets dst[i] = src[i] < 0 ? 0 : src[i] for n floats (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too).", name, s.width))
 	dst, src, n := ptr("dst"), ptr("src"), Load(Param("n"), GP64())
 	z := zero(s)
 	loop(s, n, []Register{dst, src}, func() {
-		v := s.vec()
-		VMOVUPS(at(src), v)
+		v := ld(s, at(src))
 		VMAXPS(v, z, v) // z > v ? z : v
-		VMOVUPS(v, at(dst))
+		st(v, at(dst))
 	})
 	done()
 }
@@ -155,16 +208,14 @@ func positive(s isa, v, z VecVirtual) func(g VecVirtual) {
 // reluBackward: dx = x > 0 ? dy : 0.
 func reluBackward(s isa) {
 	name := "reluBackward" + s.suffix
-	text(name, "func(dx, dy, x *float32, n int)",
-		fmt.Sprintf("%s sets dx[i] = x[i] > 0 ? dy[i] : 0 for n floats (a multiple of %d).", name, s.width))
+	text(name, "func(dx, dy, x *float32, n int, km uint16)",
+		fmt.Sprintf("%s sets dx[i] = x[i] > 0 ? dy[i] : 0 for n floats (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too).", name, s.width))
 	dx, dy, x, n := ptr("dx"), ptr("dy"), ptr("x"), Load(Param("n"), GP64())
 	z := zero(s)
 	loop(s, n, []Register{dx, dy, x}, func() {
-		v, g := s.vec(), s.vec()
-		VMOVUPS(at(x), v)
-		VMOVUPS(at(dy), g)
+		v, g := ld(s, at(x)), ld(s, at(dy))
 		positive(s, v, z)(g)
-		VMOVUPS(g, at(dx))
+		st(g, at(dx))
 	})
 	done()
 }
@@ -175,19 +226,19 @@ func affine(s isa, withRelu bool) {
 	if withRelu {
 		name = "affineRelu" + s.suffix
 	}
-	text(name, "func(dst, src *float32, n int, a, b float32)",
-		fmt.Sprintf("%s sets dst[i] = src[i]*a + b (rounded after each operation%s) for n floats (a multiple of %d).", name, map[bool]string{true: ", then Relu", false: ""}[withRelu], s.width))
+	text(name, "func(dst, src *float32, n int, a, b float32, km uint16)",
+		fmt.Sprintf("%s sets dst[i] = src[i]*a + b (rounded after each operation%s) for n floats (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too).", name, map[bool]string{true: ", then Relu", false: ""}[withRelu], s.width))
 	dst, src, n := ptr("dst"), ptr("src"), Load(Param("n"), GP64())
 	a, b := broadcast(s, "a"), broadcast(s, "b")
 	z := zero(s)
 	loop(s, n, []Register{dst, src}, func() {
-		v := s.vec()
-		VMULPS(at(src), a, v)
+		v := ld(s, at(src))
+		VMULPS(v, a, v)
 		VADDPS(b, v, v)
 		if withRelu {
 			VMAXPS(v, z, v)
 		}
-		VMOVUPS(v, at(dst))
+		st(v, at(dst))
 	})
 	done()
 }
@@ -241,14 +292,16 @@ func shift64(s isa, name string) VecVirtual {
 // moments: s += d, q += d*d with d = float64(x) - float64(shift).
 func moments(s isa) {
 	name := "moments" + s.suffix
-	text(name, "func(x *float32, n int, shift float32, out *float64)",
-		fmt.Sprintf("%s stores per-lane float64 sums of d and d*d, d = x[i] - shift, over n floats (a multiple of %d) to out[0:%d] and out[%d:%d].", name, s.width, s.width/2, s.width/2, s.width))
+	text(name, "func(x *float32, n int, shift float32, out *float64, km uint16)",
+		fmt.Sprintf("%s stores per-lane float64 sums of d and d*d, d = x[i] - shift, over n floats (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too) to out[0:%d] and out[%d:%d].", name, s.width, s.width/2, s.width/2, s.width))
 	x, n, out := ptr("x"), Load(Param("n"), GP64()), ptr("out")
 	sh := shift64(s, "shift")
 	acc := zeros(s, 4) // s, s, q, q
+	sh32 := broadcast(s, "shift")
 	loop(s, n, []Register{x}, func() {
 		v := s.vec()
-		VMOVUPS(at(x), v)
+		VMOVAPS(sh32, v) // lanes outside the tail's mask stay shift: d = 0
+		ldOver(at(x), v)
 		lo, hi := widen(s, v)
 		VSUBPD(sh, lo, lo)
 		VSUBPD(sh, hi, hi)
@@ -265,14 +318,14 @@ func moments(s isa) {
 // or with withRelu g masked to the lanes where float32(x*a)+b > 0.
 func gradSums(s isa, withRelu bool) {
 	name := "gradSums" + s.suffix
-	sig := "func(gr, x *float32, n int, shift float32, out *float64)"
+	sig := "func(gr, x *float32, n int, shift float32, out *float64, km uint16)"
 	what := "g"
 	if withRelu {
 		name = "gradSumsRelu" + s.suffix
-		sig = "func(gr, x *float32, n int, shift, a, b float32, out *float64)"
+		sig = "func(gr, x *float32, n int, shift, a, b float32, out *float64, km uint16)"
 		what = "g masked to x*a+b > 0"
 	}
-	text(name, sig, fmt.Sprintf("%s stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = %s, over n floats (a multiple of %d) to out[0:%d] and out[%d:%d].", name, what, s.width, s.width/2, s.width/2, s.width))
+	text(name, sig, fmt.Sprintf("%s stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = %s, over n floats (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too) to out[0:%d] and out[%d:%d].", name, what, s.width, s.width/2, s.width/2, s.width))
 	g, x, n, out := ptr("gr"), ptr("x"), Load(Param("n"), GP64()), ptr("out")
 	sh := shift64(s, "shift")
 	var a, b, z VecVirtual
@@ -281,9 +334,7 @@ func gradSums(s isa, withRelu bool) {
 	}
 	acc := zeros(s, 4)
 	loop(s, n, []Register{g, x}, func() {
-		gv, xv := s.vec(), s.vec()
-		VMOVUPS(at(g), gv)
-		VMOVUPS(at(x), xv)
+		gv, xv := ld(s, at(g)), ld(s, at(x))
 		if withRelu {
 			t := s.vec()
 			VMULPS(xv, a, t)
@@ -306,14 +357,14 @@ func gradSums(s isa, withRelu bool) {
 // affineBackward: dx = float32(float32(c1*g') + float32(c2*x)) + c3.
 func affineBackward(s isa, withRelu bool) {
 	name := "affineBackward" + s.suffix
-	sig := "func(dx, gr, x *float32, n int, c1, c2, c3 float32)"
+	sig := "func(dx, gr, x *float32, n int, c1, c2, c3 float32, km uint16)"
 	what := "g"
 	if withRelu {
 		name = "affineBackwardRelu" + s.suffix
-		sig = "func(dx, gr, x *float32, n int, a, b, c1, c2, c3 float32)"
+		sig = "func(dx, gr, x *float32, n int, a, b, c1, c2, c3 float32, km uint16)"
 		what = "g masked to x*a+b > 0"
 	}
-	text(name, sig, fmt.Sprintf("%s sets dx[i] = c1*g' + c2*x[i] + c3, g' = %s, rounded after each operation, for n floats (a multiple of %d).", name, what, s.width))
+	text(name, sig, fmt.Sprintf("%s sets dx[i] = c1*g' + c2*x[i] + c3, g' = %s, rounded after each operation, for n floats (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too).", name, what, s.width))
 	dx, g, x, n := ptr("dx"), ptr("gr"), ptr("x"), Load(Param("n"), GP64())
 	c1, c2, c3 := broadcast(s, "c1"), broadcast(s, "c2"), broadcast(s, "c3")
 	var a, b, z VecVirtual
@@ -321,9 +372,7 @@ func affineBackward(s isa, withRelu bool) {
 		a, b, z = broadcast(s, "a"), broadcast(s, "b"), zero(s)
 	}
 	loop(s, n, []Register{dx, g, x}, func() {
-		gv, xv := s.vec(), s.vec()
-		VMOVUPS(at(g), gv)
-		VMOVUPS(at(x), xv)
+		gv, xv := ld(s, at(g)), ld(s, at(x))
 		if withRelu {
 			t := s.vec()
 			VMULPS(xv, a, t)
@@ -334,7 +383,7 @@ func affineBackward(s isa, withRelu bool) {
 		VMULPS(c2, xv, xv)
 		VADDPS(xv, gv, gv)
 		VADDPS(c3, gv, gv)
-		VMOVUPS(gv, at(dx))
+		st(gv, at(dx))
 	})
 	done()
 }
@@ -345,8 +394,8 @@ func affineBackward(s isa, withRelu bool) {
 func sgd(s isa, mode int) {
 	name := []string{"sgd", "sgdMomentum", "sgdNesterov"}[mode] + s.suffix
 	what := []string{"w -= lr*(g + wd*w)", "d = g + wd*w; b = mu*b + d; w -= lr*b", "d = g + wd*w; b = mu*b + d; w -= lr*(d + mu*b)"}[mode]
-	text(name, "func(w, gr, b *float32, n int, lr, mu, wd float32)",
-		fmt.Sprintf("%s updates n weights (a multiple of %d): %s, rounded after each operation.", name, s.width, what))
+	text(name, "func(w, gr, b *float32, n int, lr, mu, wd float32, km uint16)",
+		fmt.Sprintf("%s updates n weights (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too): %s, rounded after each operation.", name, s.width, what))
 	w, g, n := ptr("w"), ptr("gr"), Load(Param("n"), GP64())
 	ptrs := []Register{w, g}
 	var b Register
@@ -356,16 +405,15 @@ func sgd(s isa, mode int) {
 	}
 	lr, mu, wd := broadcast(s, "lr"), broadcast(s, "mu"), broadcast(s, "wd")
 	loop(s, n, ptrs, func() {
-		wv, d := s.vec(), s.vec()
-		VMOVUPS(at(w), wv)
+		wv, d := ld(s, at(w)), s.vec()
 		VMULPS(wv, wd, d)
-		VADDPS(at(g), d, d) // d = g + wd*w
+		VADDPS(ld(s, at(g)), d, d) // d = g + wd*w
 		step := d
 		if mode > 0 {
-			bv := s.vec()
-			VMULPS(at(b), mu, bv)
+			bv := ld(s, at(b))
+			VMULPS(bv, mu, bv)
 			VADDPS(d, bv, bv) // b = mu*b + d
-			VMOVUPS(bv, at(b))
+			st(bv, at(b))
 			step = bv
 			if mode == 2 {
 				t := s.vec()
@@ -376,7 +424,7 @@ func sgd(s isa, mode int) {
 		}
 		VMULPS(step, lr, step)
 		VSUBPS(step, wv, wv)
-		VMOVUPS(wv, at(w))
+		st(wv, at(w))
 	})
 	done()
 }
@@ -386,32 +434,34 @@ func sgd(s isa, mode int) {
 // w = wi - (step*m)/(sqrt(v)*isc + eps).
 func adam(s isa) {
 	name := "adam" + s.suffix
-	text(name, "func(w, gr, m, v *float32, n int, b1, omb1, b2, omb2, l2, decay, step, isc, eps float32)",
-		fmt.Sprintf("%s applies one Adam update to n weights (a multiple of %d); see adamGeneric for the order of operations.", name, s.width))
+	text(name, "func(w, gr, m, v *float32, n int, b1, omb1, b2, omb2, l2, decay, step, isc, eps float32, km uint16)",
+		fmt.Sprintf("%s applies one Adam update to n weights (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too); see adamGeneric for the order of operations.", name, s.width))
 	w, g, m, v, n := ptr("w"), ptr("gr"), ptr("m"), ptr("v"), Load(Param("n"), GP64())
 	b1, omb1, b2, omb2 := broadcast(s, "b1"), broadcast(s, "omb1"), broadcast(s, "b2"), broadcast(s, "omb2")
 	l2, decay, step, isc, eps := broadcast(s, "l2"), broadcast(s, "decay"), broadcast(s, "step"), broadcast(s, "isc"), broadcast(s, "eps")
 	loop(s, n, []Register{w, g, m, v}, func() {
-		wi, gv, t, mv, vv := s.vec(), s.vec(), s.vec(), s.vec(), s.vec()
-		VMULPS(at(w), decay, wi)
+		wi, gv, t := ld(s, at(w)), s.vec(), s.vec()
+		VMULPS(wi, decay, wi)
 		VMULPS(wi, l2, t)
-		VADDPS(at(g), t, gv) // g + l2*wi
-		VMULPS(at(m), b1, mv)
+		VADDPS(ld(s, at(g)), t, gv) // g + l2*wi
+		mv := ld(s, at(m))
+		VMULPS(mv, b1, mv)
 		VMULPS(gv, omb1, t)
 		VADDPS(t, mv, mv)
-		VMOVUPS(mv, at(m))
-		VMULPS(at(v), b2, vv)
+		st(mv, at(m))
+		vv := ld(s, at(v))
+		VMULPS(vv, b2, vv)
 		VMULPS(gv, omb2, t)
 		VMULPS(gv, t, t)
 		VADDPS(t, vv, vv)
-		VMOVUPS(vv, at(v))
+		st(vv, at(v))
 		VSQRTPS(vv, t)
 		VMULPS(isc, t, t)
 		VADDPS(eps, t, t)
 		VMULPS(mv, step, mv)
 		VDIVPS(t, mv, mv)
 		VSUBPS(mv, wi, wi)
-		VMOVUPS(wi, at(w))
+		st(wi, at(w))
 	})
 	done()
 }
