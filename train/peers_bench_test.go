@@ -17,10 +17,11 @@ import (
 	"github.com/shrinkml/shrink/onnxio"
 )
 
-// BenchmarkPeers prints the engine's training step beside PyTorch's on the
-// same work (testdata/gen/train_step_torch.py: same architectures, images,
-// batch, Adam, cross-entropy, 2 threads each), alternating the two in one
-// run so that the machine's load hits both alike. It runs only from
+// BenchmarkPeers prints the engine's training step (fp32, and bf16 mixed
+// precision) beside PyTorch's fp32 on the same work
+// (testdata/gen/train_step_torch.py: same architectures, images, batch,
+// Adam, cross-entropy, 2 threads each), rotating the three in one run so
+// that the machine's load hits all alike. It runs only from
 // `make bench-peers` (SHRINK_BENCH_PEERS=1), which needs Debian's
 // python3-torch; CI never runs it.
 func BenchmarkPeers(b *testing.B) {
@@ -40,7 +41,7 @@ func BenchmarkPeers(b *testing.B) {
 	prevK := kernels.SetThreads(threads)
 	defer kernels.SetThreads(prevK)
 	fmt.Printf("training step, batch %d, Adam, %d threads each; %d alternating rounds; medians (samples/s)\n", batch, threads, rounds)
-	fmt.Printf("%-8s %10s %10s %8s %s\n", "model", "shrink", "pytorch", "ratio", "(paired ratios min..max)")
+	fmt.Printf("%-8s %10s %10s %10s %8s %8s  %s\n", "model", "shrink", "shrink-bf16", "pytorch", "x-torch", "bf16/fp32", "(x-torch per round, min..max)")
 	for _, c := range []struct {
 		name, file string
 		steps      int
@@ -49,46 +50,54 @@ func BenchmarkPeers(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		step := adamStep(b, testdataPath(b, c.file), batch, threads)
-		step() // warm the pool
-		var ours, theirs, ratios []float64
+		fp32 := adamStep(b, testdataPath(b, c.file), batch, threads, FP32)
+		bf16 := adamStep(b, testdataPath(b, c.file), batch, threads, BF16)
+		fp32() // warm the pools
+		bf16()
+		timed := func(step func()) float64 {
+			t0 := time.Now()
+			for i := 0; i < c.steps; i++ {
+				step()
+			}
+			return float64(batch*c.steps) / time.Since(t0).Seconds()
+		}
+		var ours, halves, theirs, ratios, gains []float64
 		for r := 0; r < rounds; r++ {
-			var tg, tp float64
-			goSide := func() {
-				t0 := time.Now()
-				for i := 0; i < c.steps; i++ {
-					step()
-				}
-				tg = time.Since(t0).Seconds()
+			var sg, sh, sp float64
+			sides := []func(){
+				func() { sg = timed(fp32) },
+				func() { sh = timed(bf16) },
+				func() {
+					tp, err := py.run(c.steps)
+					if err != nil {
+						b.Fatal(err)
+					}
+					sp = float64(batch*c.steps) / tp
+				},
 			}
-			pySide := func() {
-				if tp, err = py.run(c.steps); err != nil {
-					b.Fatal(err)
-				}
+			for i := range sides { // rotate the order round by round
+				sides[(i+r)%len(sides)]()
 			}
-			if r%2 == 0 {
-				goSide()
-				pySide()
-			} else {
-				pySide()
-				goSide()
-			}
-			sg, sp := float64(batch*c.steps)/tg, float64(batch*c.steps)/tp
-			ours, theirs, ratios = append(ours, sg), append(theirs, sp), append(ratios, sg/sp)
+			ours, halves, theirs = append(ours, sg), append(halves, sh), append(theirs, sp)
+			ratios, gains = append(ratios, sg/sp), append(gains, sh/sg)
 		}
 		py.close()
-		fmt.Printf("%-8s %10.0f %10.0f %7.2fx (%.2f..%.2f)\n", c.name, median(ours), median(theirs), median(ratios), slices.Min(ratios), slices.Max(ratios))
+		fmt.Printf("%-8s %10.0f %10.0f %10.0f %7.2fx %7.2fx  (%.2f..%.2f)\n", c.name, median(ours), median(halves), median(theirs),
+			median(ratios), median(gains), slices.Min(ratios), slices.Max(ratios))
+	}
+	if n := kernels.BF16(); n == "" {
+		fmt.Println("shrink-bf16: no bfloat16 unit on this CPU, the bf16 column ran in fp32")
 	}
 }
 
 // adamStep returns one Adam training step of the model at path on the
 // first batch test images.
-func adamStep(b *testing.B, path string, batch, threads int) func() {
+func adamStep(b *testing.B, path string, batch, threads int, prec Precision) func() {
 	m, err := onnxio.Load(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := New(m, Options{Seed: 1, Threads: threads})
+	e, err := New(m, Options{Seed: 1, Threads: threads, Precision: prec})
 	if err != nil {
 		b.Fatal(err)
 	}
