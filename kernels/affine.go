@@ -35,24 +35,24 @@ func affineGeneric(dst, src []float32, a, b float32, relu bool) {
 	}
 }
 
-// Moments returns the sums of d and d² over d = x[i] − shift, in float64:
+// Moments returns the sums of d and d² over d = x[i] − shift:
 //
 //	for _, v := range x {
-//		d := float64(v) - float64(shift)
+//		d := float64(v - shift)
 //		s += d
 //		q += d * d
 //	}
 //
-// accumulated in a different order (several partial sums, fused
-// multiply-add) by the SIMD implementations. With shift near the mean of
-// x, q/n − (s/n)² is the population variance without cancellation, in one
-// pass.
+// with d rounded to float32 and the sums in float64; the SIMD
+// implementations add per-lane float32 partial sums of at most 16 terms
+// (fused multiply-add for d²) into float64 ones. With shift near the mean
+// of x, q/n − (s/n)² is the population variance without cancellation, in
+// one pass.
 func Moments(x []float32, shift float32) (s, q float64) { return cur().moments(x, shift) }
 
 func momentsGeneric(x []float32, shift float32) (s, q float64) {
-	sh := float64(shift)
 	for _, v := range x {
-		d := float64(v) - sh
+		d := float64(v - shift)
 		s += d
 		q += d * d
 	}
@@ -70,11 +70,12 @@ func momentsGeneric(x []float32, shift float32) (s, q float64) {
 //			gv = 0
 //		}
 //		sg += float64(gv)
-//		sgx += float64(gv) * (float64(x[i]) - float64(shift))
+//		sgx += float64(gv) * float64(x[i]-shift)
 //	}
 //
-// in float64, accumulated in a different order by the SIMD
-// implementations. It panics if g is shorter than x.
+// with x[i]−shift rounded to float32 and the sums in float64; the SIMD
+// implementations add per-lane float32 partial sums of at most 16 terms
+// into float64 ones. It panics if g is shorter than x.
 func AffineGradSums(g, x []float32, a, b float32, relu bool, shift float32) (sg, sgx float64) {
 	checkLen(len(g), len(x))
 	return cur().gradSums(g[:len(x)], x, a, b, relu, shift)
@@ -82,14 +83,13 @@ func AffineGradSums(g, x []float32, a, b float32, relu bool, shift float32) (sg,
 
 func gradSumsGeneric(g, x []float32, a, b float32, relu bool, shift float32) (sg, sgx float64) {
 	g = g[:len(x)]
-	sh := float64(shift)
 	for i, v := range x {
 		gv := g[i]
 		if relu && !(float32(v*a)+b > 0) {
 			gv = 0
 		}
 		sg += float64(gv)
-		sgx += float64(gv) * (float64(v) - sh)
+		sgx += float64(gv) * float64(v-shift)
 	}
 	return sg, sgx
 }

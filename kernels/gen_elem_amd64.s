@@ -108,98 +108,141 @@ done:
 	RET
 
 // func momentsAVX2(x *float32, n int, shift float32, out *float64, km uint16)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, FMA3
 TEXT ·momentsAVX2(SB), NOSPLIT, $0-34
 	MOVQ         x+0(FP), AX
 	MOVQ         n+8(FP), CX
 	MOVQ         out+24(FP), DX
-	VCVTSS2SD    shift+16(FP), X0, X0
-	VBROADCASTSD X0, Y0
+	VBROADCASTSS shift+16(FP), Y0
 	VXORPS       Y1, Y1, Y1
 	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
 	VXORPS       Y4, Y4, Y4
-	VBROADCASTSS shift+16(FP), Y5
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
 
-loop:
+outer:
+	MOVQ $0x00000010, BX
+
+inner:
 	CMPQ         CX, $0x00000008
-	JL           done
-	VMOVAPS      Y5, Y6
-	VMOVUPS      (AX), Y6
-	VCVTPS2PD    X6, Y7
-	VEXTRACTF128 $0x01, Y6, X6
-	VCVTPS2PD    X6, Y6
-	VSUBPD       Y0, Y7, Y7
-	VSUBPD       Y0, Y6, Y6
-	VADDPD       Y7, Y1, Y1
-	VADDPD       Y6, Y2, Y2
-	VFMADD231PD  Y7, Y7, Y3
-	VFMADD231PD  Y6, Y6, Y4
+	JL           rest
+	VMOVAPS      Y0, Y7
+	VMOVUPS      (AX), Y7
+	VSUBPS       Y0, Y7, Y7
+	VADDPS       Y7, Y5, Y5
+	VFMADD231PS  Y7, Y7, Y6
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
-	JMP          loop
+	DECQ         BX
+	JNZ          inner
+	VCVTPS2PD    X5, Y7
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y7, Y1, Y1
+	VADDPD       Y5, Y2, Y2
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	JMP          outer
 
-done:
-	VADDPD  Y2, Y1, Y1
-	VMOVUPD Y1, (DX)
-	VADDPD  Y4, Y3, Y3
-	VMOVUPD Y3, 32(DX)
+rest:
+	VCVTPS2PD    X5, Y0
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y0, Y1, Y1
+	VADDPD       Y5, Y2, Y2
+	VCVTPS2PD    X6, Y0
+	VEXTRACTF128 $0x01, Y6, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y0, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VADDPD       Y2, Y1, Y1
+	VMOVUPD      Y1, (DX)
+	VADDPD       Y4, Y3, Y3
+	VMOVUPD      Y3, 32(DX)
 	VZEROUPPER
 	RET
 
 // func gradSumsAVX2(gr *float32, x *float32, n int, shift float32, out *float64, km uint16)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, FMA3
 TEXT ·gradSumsAVX2(SB), NOSPLIT, $0-42
 	MOVQ         gr+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         n+16(FP), DX
 	MOVQ         out+32(FP), BX
-	VCVTSS2SD    shift+24(FP), X0, X0
-	VBROADCASTSD X0, Y0
+	VBROADCASTSS shift+24(FP), Y0
 	VXORPS       Y1, Y1, Y1
 	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
 	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
 
-loop:
+outer:
+	MOVQ $0x00000010, SI
+
+inner:
 	CMPQ         DX, $0x00000008
-	JL           done
-	VMOVUPS      (AX), Y5
-	VMOVUPS      (CX), Y6
-	VCVTPS2PD    X5, Y7
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VCVTPS2PD    X6, Y8
-	VEXTRACTF128 $0x01, Y6, X6
-	VCVTPS2PD    X6, Y6
-	VSUBPD       Y0, Y8, Y8
-	VSUBPD       Y0, Y6, Y6
-	VADDPD       Y7, Y1, Y1
-	VADDPD       Y5, Y2, Y2
-	VFMADD231PD  Y8, Y7, Y3
-	VFMADD231PD  Y6, Y5, Y4
+	JL           rest
+	VMOVUPS      (AX), Y7
+	VMOVUPS      (CX), Y8
+	VSUBPS       Y0, Y8, Y8
+	VADDPS       Y7, Y5, Y5
+	VFMADD231PS  Y8, Y7, Y6
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
-	JMP          loop
+	DECQ         SI
+	JNZ          inner
+	VCVTPS2PD    X5, Y7
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y7, Y1, Y1
+	VADDPD       Y5, Y2, Y2
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	JMP          outer
 
-done:
-	VADDPD  Y2, Y1, Y1
-	VMOVUPD Y1, (BX)
-	VADDPD  Y4, Y3, Y3
-	VMOVUPD Y3, 32(BX)
+rest:
+	VCVTPS2PD    X5, Y0
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y0, Y1, Y1
+	VADDPD       Y5, Y2, Y2
+	VCVTPS2PD    X6, Y0
+	VEXTRACTF128 $0x01, Y6, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y0, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VADDPD       Y2, Y1, Y1
+	VMOVUPD      Y1, (BX)
+	VADDPD       Y4, Y3, Y3
+	VMOVUPD      Y3, 32(BX)
 	VZEROUPPER
 	RET
 
 // func gradSumsReluAVX2(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64, km uint16)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, FMA3
 TEXT ·gradSumsReluAVX2(SB), NOSPLIT, $0-50
 	MOVQ         gr+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         n+16(FP), DX
 	MOVQ         out+40(FP), BX
-	VCVTSS2SD    shift+24(FP), X0, X0
-	VBROADCASTSD X0, Y0
+	VBROADCASTSS shift+24(FP), Y0
 	VBROADCASTSS a+28(FP), Y1
 	VBROADCASTSS b+32(FP), Y2
 	VXORPS       Y3, Y3, Y3
@@ -207,38 +250,60 @@ TEXT ·gradSumsReluAVX2(SB), NOSPLIT, $0-50
 	VXORPS       Y5, Y5, Y5
 	VXORPS       Y6, Y6, Y6
 	VXORPS       Y7, Y7, Y7
+	VXORPS       Y8, Y8, Y8
+	VXORPS       Y9, Y9, Y9
 
-loop:
+outer:
+	MOVQ $0x00000010, SI
+
+inner:
 	CMPQ         DX, $0x00000008
-	JL           done
-	VMOVUPS      (AX), Y8
-	VMOVUPS      (CX), Y9
-	VMULPS       Y9, Y1, Y10
-	VADDPS       Y2, Y10, Y10
-	VCMPPS       $0x1e, Y3, Y10, Y10
-	VANDPS       Y10, Y8, Y8
-	VCVTPS2PD    X8, Y10
-	VEXTRACTF128 $0x01, Y8, X8
-	VCVTPS2PD    X8, Y8
-	VCVTPS2PD    X9, Y11
-	VEXTRACTF128 $0x01, Y9, X9
-	VCVTPS2PD    X9, Y9
-	VSUBPD       Y0, Y11, Y11
-	VSUBPD       Y0, Y9, Y9
-	VADDPD       Y10, Y4, Y4
-	VADDPD       Y8, Y5, Y5
-	VFMADD231PD  Y11, Y10, Y6
-	VFMADD231PD  Y9, Y8, Y7
+	JL           rest
+	VMOVUPS      (AX), Y10
+	VMOVUPS      (CX), Y11
+	VMULPS       Y11, Y1, Y12
+	VADDPS       Y2, Y12, Y12
+	VCMPPS       $0x1e, Y3, Y12, Y12
+	VANDPS       Y12, Y10, Y10
+	VSUBPS       Y0, Y11, Y11
+	VADDPS       Y10, Y8, Y8
+	VFMADD231PS  Y11, Y10, Y9
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
-	JMP          loop
+	DECQ         SI
+	JNZ          inner
+	VCVTPS2PD    X8, Y10
+	VEXTRACTF128 $0x01, Y8, X8
+	VCVTPS2PD    X8, Y8
+	VADDPD       Y10, Y4, Y4
+	VADDPD       Y8, Y5, Y5
+	VCVTPS2PD    X9, Y8
+	VEXTRACTF128 $0x01, Y9, X9
+	VCVTPS2PD    X9, Y9
+	VADDPD       Y8, Y6, Y6
+	VADDPD       Y9, Y7, Y7
+	VXORPS       Y8, Y8, Y8
+	VXORPS       Y9, Y9, Y9
+	JMP          outer
 
-done:
-	VADDPD  Y5, Y4, Y4
-	VMOVUPD Y4, (BX)
-	VADDPD  Y7, Y6, Y6
-	VMOVUPD Y6, 32(BX)
+rest:
+	VCVTPS2PD    X8, Y0
+	VEXTRACTF128 $0x01, Y8, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y0, Y4, Y4
+	VADDPD       Y1, Y5, Y5
+	VCVTPS2PD    X9, Y0
+	VEXTRACTF128 $0x01, Y9, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y0, Y6, Y6
+	VADDPD       Y1, Y7, Y7
+	VXORPS       Y8, Y8, Y8
+	VXORPS       Y9, Y9, Y9
+	VADDPD       Y5, Y4, Y4
+	VMOVUPD      Y4, (BX)
+	VADDPD       Y7, Y6, Y6
+	VMOVUPD      Y6, 32(BX)
 	VZEROUPPER
 	RET
 
@@ -617,54 +682,71 @@ TEXT ·momentsAVX512(SB), NOSPLIT, $0-34
 	MOVQ         x+0(FP), AX
 	MOVQ         n+8(FP), CX
 	MOVQ         out+24(FP), DX
-	VCVTSS2SD    shift+16(FP), X0, X0
-	VBROADCASTSD X0, Z0
+	VBROADCASTSS shift+16(FP), Z0
 	VXORPS       Z1, Z1, Z1
 	VXORPS       Z2, Z2, Z2
 	VXORPS       Z3, Z3, Z3
 	VXORPS       Z4, Z4, Z4
-	VBROADCASTSS shift+16(FP), Z5
+	VXORPS       Z5, Z5, Z5
+	VXORPS       Z6, Z6, Z6
 	MOVWLZX      km+32(FP), BX
 	KMOVW        BX, K1
 
-loop:
+outer:
+	MOVQ $0x00000010, BX
+
+inner:
 	CMPQ          CX, $0x00000010
-	JL            done
-	VMOVAPS       Z5, Z6
-	VMOVUPS       (AX), Z6
-	VCVTPS2PD     Y6, Z7
-	VEXTRACTF64X4 $0x01, Z6, Y6
-	VCVTPS2PD     Y6, Z6
-	VSUBPD        Z0, Z7, Z7
-	VSUBPD        Z0, Z6, Z6
-	VADDPD        Z7, Z1, Z1
-	VADDPD        Z6, Z2, Z2
-	VFMADD231PD   Z7, Z7, Z3
-	VFMADD231PD   Z6, Z6, Z4
+	JL            rest
+	VMOVAPS       Z0, Z7
+	VMOVUPS       (AX), Z7
+	VSUBPS        Z0, Z7, Z7
+	VADDPS        Z7, Z5, Z5
+	VFMADD231PS   Z7, Z7, Z6
 	ADDQ          $0x00000040, AX
 	SUBQ          $0x00000010, CX
-	JMP           loop
-
-done:
-	KORTESTW      K1, K1
-	JZ            end
-	VMOVAPS       Z5, Z5
-	VMOVUPS       (AX), K1, Z5
-	VCVTPS2PD     Y5, Z6
+	DECQ          BX
+	JNZ           inner
+	VCVTPS2PD     Y5, Z7
 	VEXTRACTF64X4 $0x01, Z5, Y5
 	VCVTPS2PD     Y5, Z5
-	VSUBPD        Z0, Z6, Z6
-	VSUBPD        Z0, Z5, Z5
-	VADDPD        Z6, Z1, Z1
+	VADDPD        Z7, Z1, Z1
 	VADDPD        Z5, Z2, Z2
-	VFMADD231PD   Z6, Z6, Z3
-	VFMADD231PD   Z5, Z5, Z4
+	VCVTPS2PD     Y6, Z5
+	VEXTRACTF64X4 $0x01, Z6, Y6
+	VCVTPS2PD     Y6, Z6
+	VADDPD        Z5, Z3, Z3
+	VADDPD        Z6, Z4, Z4
+	VXORPS        Z5, Z5, Z5
+	VXORPS        Z6, Z6, Z6
+	JMP           outer
 
-end:
-	VADDPD  Z2, Z1, Z1
-	VMOVUPD Z1, (DX)
-	VADDPD  Z4, Z3, Z3
-	VMOVUPD Z3, 64(DX)
+rest:
+	KORTESTW    K1, K1
+	JZ          last
+	VMOVAPS     Z0, Z7
+	VMOVUPS     (AX), K1, Z7
+	VSUBPS      Z0, Z7, Z7
+	VADDPS      Z7, Z5, Z5
+	VFMADD231PS Z7, Z7, Z6
+
+last:
+	VCVTPS2PD     Y5, Z0
+	VEXTRACTF64X4 $0x01, Z5, Y5
+	VCVTPS2PD     Y5, Z5
+	VADDPD        Z0, Z1, Z1
+	VADDPD        Z5, Z2, Z2
+	VCVTPS2PD     Y6, Z0
+	VEXTRACTF64X4 $0x01, Z6, Y5
+	VCVTPS2PD     Y5, Z5
+	VADDPD        Z0, Z3, Z3
+	VADDPD        Z5, Z4, Z4
+	VXORPS        Z5, Z5, Z5
+	VXORPS        Z6, Z6, Z6
+	VADDPD        Z2, Z1, Z1
+	VMOVUPD       Z1, (DX)
+	VADDPD        Z4, Z3, Z3
+	VMOVUPD       Z3, 64(DX)
 	VZEROUPPER
 	RET
 
@@ -675,60 +757,72 @@ TEXT ·gradSumsAVX512(SB), NOSPLIT, $0-42
 	MOVQ         x+8(FP), CX
 	MOVQ         n+16(FP), DX
 	MOVQ         out+32(FP), BX
-	VCVTSS2SD    shift+24(FP), X0, X0
-	VBROADCASTSD X0, Z0
+	VBROADCASTSS shift+24(FP), Z0
 	VXORPS       Z1, Z1, Z1
 	VXORPS       Z2, Z2, Z2
 	VXORPS       Z3, Z3, Z3
 	VXORPS       Z4, Z4, Z4
+	VXORPS       Z5, Z5, Z5
+	VXORPS       Z6, Z6, Z6
 	MOVWLZX      km+40(FP), SI
 	KMOVW        SI, K1
 
-loop:
+outer:
+	MOVQ $0x00000010, SI
+
+inner:
 	CMPQ          DX, $0x00000010
-	JL            done
-	VMOVUPS       (AX), Z5
-	VMOVUPS       (CX), Z6
-	VCVTPS2PD     Y5, Z7
-	VEXTRACTF64X4 $0x01, Z5, Y5
-	VCVTPS2PD     Y5, Z5
-	VCVTPS2PD     Y6, Z8
-	VEXTRACTF64X4 $0x01, Z6, Y6
-	VCVTPS2PD     Y6, Z6
-	VSUBPD        Z0, Z8, Z8
-	VSUBPD        Z0, Z6, Z6
-	VADDPD        Z7, Z1, Z1
-	VADDPD        Z5, Z2, Z2
-	VFMADD231PD   Z8, Z7, Z3
-	VFMADD231PD   Z6, Z5, Z4
+	JL            rest
+	VMOVUPS       (AX), Z7
+	VMOVUPS       (CX), Z8
+	VSUBPS        Z0, Z8, Z8
+	VADDPS        Z7, Z5, Z5
+	VFMADD231PS   Z8, Z7, Z6
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
-	JMP           loop
-
-done:
-	KORTESTW      K1, K1
-	JZ            end
-	VMOVUPS.Z     (AX), K1, Z5
-	VMOVUPS.Z     (CX), K1, Z6
+	DECQ          SI
+	JNZ           inner
 	VCVTPS2PD     Y5, Z7
 	VEXTRACTF64X4 $0x01, Z5, Y5
 	VCVTPS2PD     Y5, Z5
-	VCVTPS2PD     Y6, Z8
-	VEXTRACTF64X4 $0x01, Z6, Y6
-	VCVTPS2PD     Y6, Z6
-	VSUBPD        Z0, Z8, Z8
-	VSUBPD        Z0, Z6, Z6
 	VADDPD        Z7, Z1, Z1
 	VADDPD        Z5, Z2, Z2
-	VFMADD231PD   Z8, Z7, Z3
-	VFMADD231PD   Z6, Z5, Z4
+	VCVTPS2PD     Y6, Z5
+	VEXTRACTF64X4 $0x01, Z6, Y6
+	VCVTPS2PD     Y6, Z6
+	VADDPD        Z5, Z3, Z3
+	VADDPD        Z6, Z4, Z4
+	VXORPS        Z5, Z5, Z5
+	VXORPS        Z6, Z6, Z6
+	JMP           outer
 
-end:
-	VADDPD  Z2, Z1, Z1
-	VMOVUPD Z1, (BX)
-	VADDPD  Z4, Z3, Z3
-	VMOVUPD Z3, 64(BX)
+rest:
+	KORTESTW    K1, K1
+	JZ          last
+	VMOVUPS.Z   (AX), K1, Z7
+	VMOVUPS.Z   (CX), K1, Z8
+	VSUBPS      Z0, Z8, Z8
+	VADDPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z7, Z6
+
+last:
+	VCVTPS2PD     Y5, Z0
+	VEXTRACTF64X4 $0x01, Z5, Y5
+	VCVTPS2PD     Y5, Z5
+	VADDPD        Z0, Z1, Z1
+	VADDPD        Z5, Z2, Z2
+	VCVTPS2PD     Y6, Z0
+	VEXTRACTF64X4 $0x01, Z6, Y5
+	VCVTPS2PD     Y5, Z5
+	VADDPD        Z0, Z3, Z3
+	VADDPD        Z5, Z4, Z4
+	VXORPS        Z5, Z5, Z5
+	VXORPS        Z6, Z6, Z6
+	VADDPD        Z2, Z1, Z1
+	VMOVUPD       Z1, (BX)
+	VADDPD        Z4, Z3, Z3
+	VMOVUPD       Z3, 64(BX)
 	VZEROUPPER
 	RET
 
@@ -739,8 +833,7 @@ TEXT ·gradSumsReluAVX512(SB), NOSPLIT, $0-50
 	MOVQ         x+8(FP), CX
 	MOVQ         n+16(FP), DX
 	MOVQ         out+40(FP), BX
-	VCVTSS2SD    shift+24(FP), X0, X0
-	VBROADCASTSD X0, Z0
+	VBROADCASTSS shift+24(FP), Z0
 	VBROADCASTSS a+28(FP), Z1
 	VBROADCASTSS b+32(FP), Z2
 	VXORPS       Z3, Z3, Z3
@@ -748,62 +841,75 @@ TEXT ·gradSumsReluAVX512(SB), NOSPLIT, $0-50
 	VXORPS       Z5, Z5, Z5
 	VXORPS       Z6, Z6, Z6
 	VXORPS       Z7, Z7, Z7
+	VXORPS       Z8, Z8, Z8
+	VXORPS       Z9, Z9, Z9
 	MOVWLZX      km+48(FP), SI
 	KMOVW        SI, K1
 
-loop:
+outer:
+	MOVQ $0x00000010, SI
+
+inner:
 	CMPQ          DX, $0x00000010
-	JL            done
-	VMOVUPS       (AX), Z8
-	VMOVUPS       (CX), Z9
-	VMULPS        Z9, Z1, Z10
-	VADDPS        Z2, Z10, Z10
-	VCMPPS        $0x1e, Z3, Z10, K2
-	VMOVAPS.Z     Z8, K2, Z8
-	VCVTPS2PD     Y8, Z10
-	VEXTRACTF64X4 $0x01, Z8, Y8
-	VCVTPS2PD     Y8, Z8
-	VCVTPS2PD     Y9, Z11
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VSUBPD        Z0, Z11, Z11
-	VSUBPD        Z0, Z9, Z9
-	VADDPD        Z10, Z4, Z4
-	VADDPD        Z8, Z5, Z5
-	VFMADD231PD   Z11, Z10, Z6
-	VFMADD231PD   Z9, Z8, Z7
+	JL            rest
+	VMOVUPS       (AX), Z10
+	VMOVUPS       (CX), Z11
+	VMULPS        Z11, Z1, Z12
+	VADDPS        Z2, Z12, Z12
+	VCMPPS        $0x1e, Z3, Z12, K2
+	VMOVAPS.Z     Z10, K2, Z10
+	VSUBPS        Z0, Z11, Z11
+	VADDPS        Z10, Z8, Z8
+	VFMADD231PS   Z11, Z10, Z9
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
-	JMP           loop
-
-done:
-	KORTESTW      K1, K1
-	JZ            end
-	VMOVUPS.Z     (AX), K1, Z8
-	VMOVUPS.Z     (CX), K1, Z9
-	VMULPS        Z9, Z1, Z1
-	VADDPS        Z2, Z1, Z1
-	VCMPPS        $0x1e, Z3, Z1, K1
-	VMOVAPS.Z     Z8, K1, Z8
-	VCVTPS2PD     Y8, Z1
-	VEXTRACTF64X4 $0x01, Z8, Y2
-	VCVTPS2PD     Y2, Z2
-	VCVTPS2PD     Y9, Z3
-	VEXTRACTF64X4 $0x01, Z9, Y8
+	DECQ          SI
+	JNZ           inner
+	VCVTPS2PD     Y8, Z10
+	VEXTRACTF64X4 $0x01, Z8, Y8
 	VCVTPS2PD     Y8, Z8
-	VSUBPD        Z0, Z3, Z3
-	VSUBPD        Z0, Z8, Z8
-	VADDPD        Z1, Z4, Z4
-	VADDPD        Z2, Z5, Z5
-	VFMADD231PD   Z3, Z1, Z6
-	VFMADD231PD   Z8, Z2, Z7
+	VADDPD        Z10, Z4, Z4
+	VADDPD        Z8, Z5, Z5
+	VCVTPS2PD     Y9, Z8
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z8, Z6, Z6
+	VADDPD        Z9, Z7, Z7
+	VXORPS        Z8, Z8, Z8
+	VXORPS        Z9, Z9, Z9
+	JMP           outer
 
-end:
-	VADDPD  Z5, Z4, Z4
-	VMOVUPD Z4, (BX)
-	VADDPD  Z7, Z6, Z6
-	VMOVUPD Z6, 64(BX)
+rest:
+	KORTESTW    K1, K1
+	JZ          last
+	VMOVUPS.Z   (AX), K1, Z10
+	VMOVUPS.Z   (CX), K1, Z11
+	VMULPS      Z11, Z1, Z1
+	VADDPS      Z2, Z1, Z1
+	VCMPPS      $0x1e, Z3, Z1, K1
+	VMOVAPS.Z   Z10, K1, Z10
+	VSUBPS      Z0, Z11, Z11
+	VADDPS      Z10, Z8, Z8
+	VFMADD231PS Z11, Z10, Z9
+
+last:
+	VCVTPS2PD     Y8, Z0
+	VEXTRACTF64X4 $0x01, Z8, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z4, Z4
+	VADDPD        Z1, Z5, Z5
+	VCVTPS2PD     Y9, Z0
+	VEXTRACTF64X4 $0x01, Z9, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z6, Z6
+	VADDPD        Z1, Z7, Z7
+	VXORPS        Z8, Z8, Z8
+	VXORPS        Z9, Z9, Z9
+	VADDPD        Z5, Z4, Z4
+	VMOVUPD       Z4, (BX)
+	VADDPD        Z7, Z6, Z6
+	VMOVUPD       Z6, 64(BX)
 	VZEROUPPER
 	RET
 

@@ -24,17 +24,17 @@ func affineAVX2(dst *float32, src *float32, n int, a float32, b float32, km uint
 //go:noescape
 func affineReluAVX2(dst *float32, src *float32, n int, a float32, b float32, km uint16)
 
-// momentsAVX2 stores per-lane float64 sums of d and d*d, d = x[i] - shift, over n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too) to out[0:4] and out[4:8].
+// momentsAVX2 stores per-lane sums of d and d*d, d = x[i] - shift in float32, over n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too) to out[0:4] and out[4:8], in float64 over float32 partial sums of at most 16 terms.
 //
 //go:noescape
 func momentsAVX2(x *float32, n int, shift float32, out *float64, km uint16)
 
-// gradSumsAVX2 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g, over n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too) to out[0:4] and out[4:8].
+// gradSumsAVX2 stores per-lane sums of g' and g'*(x[i]-shift), g' = g, over n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too) to out[0:4] and out[4:8], in float64 over float32 partial sums of at most 16 terms.
 //
 //go:noescape
 func gradSumsAVX2(gr *float32, x *float32, n int, shift float32, out *float64, km uint16)
 
-// gradSumsReluAVX2 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g masked to x*a+b > 0, over n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too) to out[0:4] and out[4:8].
+// gradSumsReluAVX2 stores per-lane sums of g' and g'*(x[i]-shift), g' = g masked to x*a+b > 0, over n floats (AVX2: a multiple of 8; AVX-512: the lanes of km after the last whole vector too) to out[0:4] and out[4:8], in float64 over float32 partial sums of at most 16 terms.
 //
 //go:noescape
 func gradSumsReluAVX2(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64, km uint16)
@@ -89,17 +89,17 @@ func affineAVX512(dst *float32, src *float32, n int, a float32, b float32, km ui
 //go:noescape
 func affineReluAVX512(dst *float32, src *float32, n int, a float32, b float32, km uint16)
 
-// momentsAVX512 stores per-lane float64 sums of d and d*d, d = x[i] - shift, over n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too) to out[0:8] and out[8:16].
+// momentsAVX512 stores per-lane sums of d and d*d, d = x[i] - shift in float32, over n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too) to out[0:8] and out[8:16], in float64 over float32 partial sums of at most 16 terms.
 //
 //go:noescape
 func momentsAVX512(x *float32, n int, shift float32, out *float64, km uint16)
 
-// gradSumsAVX512 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g, over n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too) to out[0:8] and out[8:16].
+// gradSumsAVX512 stores per-lane sums of g' and g'*(x[i]-shift), g' = g, over n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too) to out[0:8] and out[8:16], in float64 over float32 partial sums of at most 16 terms.
 //
 //go:noescape
 func gradSumsAVX512(gr *float32, x *float32, n int, shift float32, out *float64, km uint16)
 
-// gradSumsReluAVX512 stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = g masked to x*a+b > 0, over n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too) to out[0:8] and out[8:16].
+// gradSumsReluAVX512 stores per-lane sums of g' and g'*(x[i]-shift), g' = g masked to x*a+b > 0, over n floats (AVX2: a multiple of 16; AVX-512: the lanes of km after the last whole vector too) to out[0:8] and out[8:16], in float64 over float32 partial sums of at most 16 terms.
 //
 //go:noescape
 func gradSumsReluAVX512(gr *float32, x *float32, n int, shift float32, a float32, b float32, out *float64, km uint16)

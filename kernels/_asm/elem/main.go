@@ -276,45 +276,78 @@ func zeros(s isa, n int) []VecVirtual {
 	return acc
 }
 
-// shift64 broadcasts a float32 argument as float64.
-func shift64(s isa, name string) VecVirtual {
-	b, err := Param(name).Resolve()
-	if err != nil {
-		panic(err)
+// sumLoop is loop for the float64 reductions: body adds one vector's
+// terms into the float32 accumulators fs and fq, which are widened into the
+// float64 accumulators acc (s, s, q, q) and cleared every 16 vectors and at
+// the end, so that no float32 partial sum has more than 16 terms.
+func sumLoop(s isa, n Register, ptrs []Register, body func(fs, fq VecVirtual)) []VecVirtual {
+	acc := zeros(s, 4)
+	fs, fq := zero(s), zero(s)
+	flush := func() {
+		lo, hi := widen(s, fs)
+		VADDPD(lo, acc[0], acc[0])
+		VADDPD(hi, acc[1], acc[1])
+		lo, hi = widen(s, fq)
+		VADDPD(lo, acc[2], acc[2])
+		VADDPD(hi, acc[3], acc[3])
+		VXORPS(fs, fs, fs)
+		VXORPS(fq, fq, fq)
 	}
-	x := XMM()
-	VCVTSS2SD(b.Addr, x, x)
-	v := s.vec()
-	VBROADCASTSD(x, v)
-	return v
+	tail = false
+	if s.width == 16 {
+		kmask = K()
+		t := Load(Param("km"), GP32())
+		KMOVW(t, kmask)
+	}
+	c := GP64()
+	Label("outer")
+	MOVQ(U32(16), c)
+	Label("inner")
+	CMPQ(n, U32(s.width))
+	JL(LabelRef("rest"))
+	body(fs, fq)
+	for _, p := range ptrs {
+		ADDQ(U32(4*s.width), p)
+	}
+	SUBQ(U32(s.width), n)
+	DECQ(c)
+	JNZ(LabelRef("inner"))
+	flush()
+	JMP(LabelRef("outer"))
+	Label("rest")
+	if s.width == 16 {
+		KORTESTW(kmask, kmask)
+		JZ(LabelRef("last"))
+		tail = true
+		body(fs, fq)
+		tail = false
+		Label("last")
+	}
+	flush()
+	return acc
 }
 
-// moments: s += d, q += d*d with d = float64(x) - float64(shift).
+// moments: s += d, q += d*d with d = x - shift in float32, summed as
+// sumLoop says.
 func moments(s isa) {
 	name := "moments" + s.suffix
 	text(name, "func(x *float32, n int, shift float32, out *float64, km uint16)",
-		fmt.Sprintf("%s stores per-lane float64 sums of d and d*d, d = x[i] - shift, over n floats (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too) to out[0:%d] and out[%d:%d].", name, s.width, s.width/2, s.width/2, s.width))
+		fmt.Sprintf("%s stores per-lane sums of d and d*d, d = x[i] - shift in float32, over n floats (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too) to out[0:%d] and out[%d:%d], in float64 over float32 partial sums of at most 16 terms.", name, s.width, s.width/2, s.width/2, s.width))
 	x, n, out := ptr("x"), Load(Param("n"), GP64()), ptr("out")
-	sh := shift64(s, "shift")
-	acc := zeros(s, 4) // s, s, q, q
-	sh32 := broadcast(s, "shift")
-	loop(s, n, []Register{x}, func() {
+	sh := broadcast(s, "shift")
+	acc := sumLoop(s, n, []Register{x}, func(fs, fq VecVirtual) {
 		v := s.vec()
-		VMOVAPS(sh32, v) // lanes outside the tail's mask stay shift: d = 0
+		VMOVAPS(sh, v) // lanes outside the tail's mask stay shift: d = 0
 		ldOver(at(x), v)
-		lo, hi := widen(s, v)
-		VSUBPD(sh, lo, lo)
-		VSUBPD(sh, hi, hi)
-		VADDPD(lo, acc[0], acc[0])
-		VADDPD(hi, acc[1], acc[1])
-		VFMADD231PD(lo, lo, acc[2])
-		VFMADD231PD(hi, hi, acc[3])
+		VSUBPS(sh, v, v)
+		VADDPS(v, fs, fs)
+		VFMADD231PS(v, v, fq)
 	})
 	storeLanes(s, out, acc)
 	done()
 }
 
-// gradSums: sg += g', sgx += g'*(float64(x) - float64(shift)), where g' is g,
+// gradSums: sg += g', sgx += g'*(x - shift), d in float32, where g' is g,
 // or with withRelu g masked to the lanes where float32(x*a)+b > 0.
 func gradSums(s isa, withRelu bool) {
 	name := "gradSums" + s.suffix
@@ -325,15 +358,14 @@ func gradSums(s isa, withRelu bool) {
 		sig = "func(gr, x *float32, n int, shift, a, b float32, out *float64, km uint16)"
 		what = "g masked to x*a+b > 0"
 	}
-	text(name, sig, fmt.Sprintf("%s stores per-lane float64 sums of g' and g'*(x[i]-shift), g' = %s, over n floats (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too) to out[0:%d] and out[%d:%d].", name, what, s.width, s.width/2, s.width/2, s.width))
+	text(name, sig, fmt.Sprintf("%s stores per-lane sums of g' and g'*(x[i]-shift), g' = %s, over n floats (AVX2: a multiple of %d; AVX-512: the lanes of km after the last whole vector too) to out[0:%d] and out[%d:%d], in float64 over float32 partial sums of at most 16 terms.", name, what, s.width, s.width/2, s.width/2, s.width))
 	g, x, n, out := ptr("gr"), ptr("x"), Load(Param("n"), GP64()), ptr("out")
-	sh := shift64(s, "shift")
+	sh := broadcast(s, "shift")
 	var a, b, z VecVirtual
 	if withRelu {
 		a, b, z = broadcast(s, "a"), broadcast(s, "b"), zero(s)
 	}
-	acc := zeros(s, 4)
-	loop(s, n, []Register{g, x}, func() {
+	acc := sumLoop(s, n, []Register{g, x}, func(fs, fq VecVirtual) {
 		gv, xv := ld(s, at(g)), ld(s, at(x))
 		if withRelu {
 			t := s.vec()
@@ -341,14 +373,9 @@ func gradSums(s isa, withRelu bool) {
 			VADDPS(b, t, t)
 			positive(s, t, z)(gv)
 		}
-		glo, ghi := widen(s, gv)
-		xlo, xhi := widen(s, xv)
-		VSUBPD(sh, xlo, xlo)
-		VSUBPD(sh, xhi, xhi)
-		VADDPD(glo, acc[0], acc[0])
-		VADDPD(ghi, acc[1], acc[1])
-		VFMADD231PD(xlo, glo, acc[2])
-		VFMADD231PD(xhi, ghi, acc[3])
+		VSUBPS(sh, xv, xv)
+		VADDPS(gv, fs, fs)
+		VFMADD231PS(xv, gv, fq)
 	})
 	storeLanes(s, out, acc)
 	done()
