@@ -297,6 +297,10 @@ func scaleRows(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
+// privateARows is the most rows of C for which the goroutines of a
+// column split pack A each for itself instead of sharing it.
+const privateARows = 256
+
 // minParallelFlops is the smallest product worth a second goroutine.
 const minParallelFlops = 1 << 21
 
@@ -339,6 +343,21 @@ func (im *impl) sgemmBlocked(threads int, transA, transB bool, m, n, k int, alph
 	// one barrier per block suffices. When they split the rows each packs
 	// and uses only its own A panels and needs no barrier.
 	asize := ceilDiv(mc, mr) * mr * kc
+	// With few rows each goroutine packs the whole A block itself: a
+	// little more packing, no barrier (on a loaded machine a barrier waits
+	// for the slowest goroutine at every depth block).
+	private := splitN && t > 1 && m <= privateARows
+	var privA []*[]float32
+	if private {
+		for range t {
+			privA = append(privA, getBuf(asize))
+		}
+		defer func() {
+			for _, b := range privA {
+				putBuf(b)
+			}
+		}()
+	}
 	abufs := [2]*[]float32{getBuf(asize), nil}
 	defer putBuf(abufs[0])
 	if splitN && t > 1 && (k > kc || m > mc) {
@@ -362,6 +381,14 @@ func (im *impl) sgemmBlocked(threads int, transA, transB bool, m, n, k int, alph
 				mcb := min(mc, m-ic)
 				np := ceilDiv(mcb, mr)
 				p0, p1 := w*np/t, (w+1)*np/t
+				if private {
+					ap = *privA[w]
+					packA(ap, a, lda, transA, rows, ic, mcb, pc, kcb, mr)
+					j0 := w * nPanels / t * nr
+					j1 := min(n, (w+1)*nPanels/t*nr)
+					g.run(ap, rows, 0, mcb, ic, j0, j1, pc, kcb, transB, alpha, b, ldb, betaEff, c, ldc)
+					continue
+				}
 				if splitN {
 					if p0 < p1 {
 						packA(ap[p0*mr*kcb:], a, lda, transA, rows, ic+p0*mr, min(mcb-p0*mr, (p1-p0)*mr), pc, kcb, mr)
