@@ -39,7 +39,8 @@ type impl struct {
 	avgPool2x2         func(dst, src []float32, h, w int)
 	avgPool2x2Backward func(dx, g []float32, h, w int)
 
-	block func(dst, src []float32, rows, width, ldd, lds int, add bool)
+	block       func(dst, src []float32, rows, width, ldd, lds int, add bool)
+	col2imPlane func(dst, col []float32, taps []colTap, rows, iw, oh, ow int)
 
 	sgemmBF16 func(im *impl, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 	bf16Unit  string // see BF16

@@ -505,3 +505,57 @@ next:
 done:
 	VZEROUPPER
 	RET
+
+// func col2imPlaneAVX512(dst *float32, col *float32, taps *int64, ntaps int, rows int, iwBytes int, oh int, owBytes int, km uint16)
+// Requires: AVX, AVX512F
+TEXT ·col2imPlaneAVX512(SB), NOSPLIT, $0-66
+	MOVQ    dst+0(FP), AX
+	MOVQ    col+8(FP), CX
+	MOVQ    taps+16(FP), DX
+	MOVQ    ntaps+24(FP), BX
+	MOVQ    rows+32(FP), SI
+	MOVQ    iwBytes+40(FP), DI
+	MOVQ    oh+48(FP), R8
+	MOVQ    owBytes+56(FP), R9
+	MOVWLZX km+64(FP), R10
+	KMOVW   R10, K1
+	LEAQ    (BX)(BX*2), BX
+	SHLQ    $0x03, BX
+	ADDQ    DX, BX
+	XORQ    R10, R10
+
+row:
+	CMPQ      R10, SI
+	JGE       done
+	VMOVUPS.Z (AX), K1, Z0
+	MOVQ      DX, R11
+
+tap:
+	CMPQ      R11, BX
+	JGE       store
+	MOVQ      R10, R12
+	ADDQ      8(R11), R12
+	CMPQ      R12, $0x00
+	JL        next
+	CMPQ      R12, R8
+	JGE       next
+	IMULQ     R9, R12
+	ADDQ      (R11), R12
+	ADDQ      CX, R12
+	KMOVW     16(R11), K2
+	VMOVUPS.Z (R12), K2, Z1
+	VADDPS    Z1, Z0, Z0
+
+next:
+	ADDQ $0x18, R11
+	JMP  tap
+
+store:
+	VMOVUPS Z0, K1, (AX)
+	ADDQ    DI, AX
+	INCQ    R10
+	JMP     row
+
+done:
+	VZEROUPPER
+	RET

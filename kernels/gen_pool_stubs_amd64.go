@@ -23,3 +23,8 @@ func maxPool2x2BackwardAVX512(dx *float32, gr *float32, x *float32, rows int, fu
 //
 //go:noescape
 func avgPool2x2BackwardAVX512(dx *float32, gr *float32, x *float32, rows int, full int, ldo int, ldi int, km uint16, klo uint16, khi uint16)
+
+// col2imPlaneAVX512 adds the col2im contributions of ntaps taps to the rows×(iwBytes/4) plane dst (row masks km), see the generator.
+//
+//go:noescape
+func col2imPlaneAVX512(dst *float32, col *float32, taps *int64, ntaps int, rows int, iwBytes int, oh int, owBytes int, km uint16)

@@ -31,7 +31,8 @@ var genericImpl = &impl{
 	avgPool2x2:         avgPool2x2Generic,
 	avgPool2x2Backward: avgPool2x2BackwardGeneric,
 
-	block: blockGeneric,
+	block:       blockGeneric,
+	col2imPlane: col2imPlaneGeneric,
 
 	sgemmBF16: sgemmBF16Generic,
 

@@ -63,4 +63,8 @@ func installPoolAVX512(im *impl) {
 		}
 	}
 	im.gemm.block = im.block
+	im.col2imPlane = func(dst, col []float32, taps []colTap, rows, iw, oh, ow int) {
+		_, _ = dst[rows*iw-1], col[len(col)-1]
+		col2imPlaneAVX512(&dst[0], &col[0], &taps[0].off, len(taps), rows, iw*4, oh, ow*4, uint16(1<<iw-1))
+	}
 }

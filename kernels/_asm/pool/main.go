@@ -44,6 +44,7 @@ func main() {
 	forward(false)
 	backward(true)
 	backward(false)
+	col2imPlane()
 	Generate()
 }
 
@@ -279,4 +280,64 @@ func backward(isMax bool) {
 			}
 		}
 	})
+}
+
+// col2imPlane gathers one image plane of col2im with unit strides and
+// dilations and a row of at most 16 values: for each row ih, the existing
+// row plus, for each tap (kh, kw) in order, the column row's values that
+// land on it — one masked load per tap, one store per row, so that no
+// store is followed by an overlapping load (which the block form of
+// col2im stalls on). Taps are {byte offset of lane 0 at output row 0,
+// ph − kh, mask of the lanes the tap reaches}.
+func col2imPlane() {
+	TEXT("col2imPlaneAVX512", NOSPLIT, "func(dst, col *float32, taps *int64, ntaps, rows, iwBytes, oh, owBytes int, km uint16)")
+	Doc("col2imPlaneAVX512 adds the col2im contributions of ntaps taps to the rows×(iwBytes/4) plane dst (row masks km), see the generator.")
+	Pragma("noescape")
+	dst, col := Load(Param("dst"), GP64()), Load(Param("col"), GP64())
+	taps, ntaps := Load(Param("taps"), GP64()), Load(Param("ntaps"), GP64())
+	rows, iwBytes := Load(Param("rows"), GP64()), Load(Param("iwBytes"), GP64())
+	ohN, owBytes := Load(Param("oh"), GP64()), Load(Param("owBytes"), GP64())
+	km := K()
+	t := Load(Param("km"), GP32())
+	KMOVW(t, km)
+	end := GP64()
+	LEAQ(Mem{Base: ntaps, Index: ntaps, Scale: 2}, end) // 3·ntaps
+	SHLQ(U8(3), end)                                    // ×8 bytes
+	ADDQ(taps, end)
+	ih, p, o := GP64(), GP64(), GP64()
+	XORQ(ih, ih)
+	Label("row")
+	CMPQ(ih, rows)
+	JGE(LabelRef("done"))
+	acc := ZMM()
+	VMOVUPS_Z(Mem{Base: dst}, km, acc)
+	MOVQ(taps, p)
+	Label("tap")
+	CMPQ(p, end)
+	JGE(LabelRef("store"))
+	MOVQ(ih, o)
+	ADDQ(Mem{Base: p, Disp: 8}, o)
+	CMPQ(o, U8(0))
+	JL(LabelRef("next"))
+	CMPQ(o, ohN)
+	JGE(LabelRef("next"))
+	IMULQ(owBytes, o)
+	ADDQ(Mem{Base: p}, o)
+	ADDQ(col, o)
+	k := K()
+	KMOVW(Mem{Base: p, Disp: 16}, k)
+	v := ZMM()
+	VMOVUPS_Z(Mem{Base: o}, k, v)
+	VADDPS(v, acc, acc)
+	Label("next")
+	ADDQ(U8(24), p)
+	JMP(LabelRef("tap"))
+	Label("store")
+	VMOVUPS(acc, km, Mem{Base: dst})
+	ADDQ(iwBytes, dst)
+	INCQ(ih)
+	JMP(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
