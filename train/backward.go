@@ -93,6 +93,14 @@ func (e *Executor) Backward(ctx context.Context, grads map[string][]float32) err
 						e.slots[idx].grad = gouts[k]
 					}
 				}
+				c.gradInto = c.gradInto[:0]
+				for k, idx := range st.in {
+					var dst []float32
+					if idx >= 0 && st.want[k] && e.slots[idx].param != nil {
+						dst = e.slots[idx].param.Grad
+					}
+					c.gradInto = append(c.gradInto, dst)
+				}
 				gins, err := callBackward(st, c, ins, outs, gouts)
 				if err != nil {
 					e.resetRun()
@@ -138,6 +146,9 @@ func (e *Executor) Backward(ctx context.Context, grads map[string][]float32) err
 func (e *Executor) accumulate(st *step, gins, gouts []*tensor) error {
 	claimed := make([]bool, len(gouts))
 	for k, g := range gins {
+		if g == addedIntoGrad {
+			continue
+		}
 		if g == nil || !st.want[k] {
 			if g != nil {
 				if sharesAny(g, gouts) < 0 {

@@ -217,8 +217,12 @@ func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 	if want[0] {
 		res[0] = c.pool.newFloat(cloneShape(x.shape))
 	}
-	if want[1] {
+	dwInto := c.into(1) // the weight's gradient, added into directly
+	if want[1] && dwInto == nil {
 		res[1] = c.pool.zeroFloat(cloneShape(w.shape))
+		dwInto = res[1].f
+	} else if want[1] {
+		res[1] = addedIntoGrad
 	}
 	if wantBias {
 		res[2] = c.pool.zeroFloat(cloneShape(in[2].shape))
@@ -247,8 +251,8 @@ func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 		s := scratch[wk*stride : (wk+1)*stride]
 		col, dw, db := s[:colLen], s[colLen:colLen+dwLen], s[colLen+dwLen:]
 		if wk == 0 {
-			if res[1] != nil {
-				dw = res[1].f
+			if want[1] {
+				dw = dwInto
 			}
 			if wantBias {
 				db = res[2].f
@@ -294,8 +298,8 @@ func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 	if err == nil {
 		for wk := 1; wk < t; wk++ {
 			s := scratch[wk*stride : (wk+1)*stride]
-			if res[1] != nil {
-				kernels.Axpy(1, s[colLen:colLen+dwLen], res[1].f)
+			if want[1] {
+				kernels.Axpy(1, s[colLen:colLen+dwLen], dwInto)
 			}
 			if wantBias {
 				kernels.Axpy(1, s[colLen+dwLen:], res[2].f)
@@ -304,7 +308,7 @@ func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 		return res, nil
 	}
 	for _, r := range res {
-		if r != nil {
+		if r != nil && r != addedIntoGrad {
 			c.pool.release(r)
 		}
 	}

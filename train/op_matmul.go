@@ -101,13 +101,18 @@ func (o *gemmOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 		res[0] = da
 	}
 	if want[1] {
-		db := c.pool.newFloat(cloneShape(b.shape))
-		if !o.transB { // dB (k×n) = alpha * op(A)ᵀ · dY
-			c.gemm(0, !o.transA, false, k, n, m, o.alpha, a.f, lda, g.f, n, 0, db.f, n)
-		} else { // dB (n×k) = alpha * dYᵀ · op(A)
-			c.gemm(0, true, o.transA, n, k, m, o.alpha, g.f, n, a.f, lda, 0, db.f, k)
+		// Into the weight's gradient directly when the executor allows.
+		dst, beta := c.into(1), float32(1)
+		res[1] = addedIntoGrad
+		if dst == nil {
+			db := c.pool.newFloat(cloneShape(b.shape))
+			dst, beta, res[1] = db.f, 0, db
 		}
-		res[1] = db
+		if !o.transB { // dB (k×n) = alpha * op(A)ᵀ · dY
+			c.gemm(0, !o.transA, false, k, n, m, o.alpha, a.f, lda, g.f, n, beta, dst, n)
+		} else { // dB (n×k) = alpha * dYᵀ · op(A)
+			c.gemm(0, true, o.transA, n, k, m, o.alpha, g.f, n, a.f, lda, beta, dst, k)
+		}
 	}
 	if len(in) > 2 && in[2] != nil && want[2] {
 		dc := c.pool.newFloat(cloneShape(in[2].shape))

@@ -45,6 +45,24 @@ type runCtx struct {
 	grad    bool // a backward pass may follow
 	rng     *rand.Rand
 	bf16    bool // matrix products in bf16 mixed precision
+	// gradInto[k], during a backward call, is the trainable weight's
+	// Param.Grad that input k's gradient accumulates into (nil for other
+	// inputs): an op may add its gradient there itself (a weight gradient's
+	// product with beta = 1) and return addedIntoGrad for that input,
+	// sparing a buffer and a pass over it.
+	gradInto [][]float32
+}
+
+// addedIntoGrad is the gradient a backward returns for an input whose
+// gradient it has already added into runCtx.gradInto.
+var addedIntoGrad = &tensor{}
+
+// into returns where input k's gradient may be accumulated directly, or nil.
+func (c *runCtx) into(k int) []float32 {
+	if k < len(c.gradInto) {
+		return c.gradInto[k]
+	}
+	return nil
 }
 
 // gemm is the engine's one matrix product, C = alpha*op(A)*op(B) + beta*C
