@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 # built tool in the Go build cache, so only a cold cache compiles it.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build setup demo test test-data test-tools vet lint fuzz bench generate clean
+.PHONY: all build setup demo test test-data test-tools vet lint fuzz bench bench-peers generate clean
 
 all: build
 
@@ -57,6 +57,11 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./...
+
+# The engine's training step beside PyTorch's on the same work (Debian's
+# python3-torch at /usr/bin/python3; run by hand, never by CI).
+bench-peers:
+	SHRINK_BENCH_PEERS=1 $(GO) test -run '^$$' -bench '^BenchmarkPeers$$' -benchtime 1x ./train/
 
 generate:
 	$(GO) generate ./...

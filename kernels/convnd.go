@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"math/bits"
+)
 
 // ConvGeomND is the geometry of a convolution with 1 to 3 spatial
 // dimensions over one image in channels-first layout (Channels×In[0]×…),
@@ -227,6 +230,20 @@ func im2col3(col []float32, ld int, x []float32, w *geom3) {
 						id := od*w.s[0] - w.p[0] + kd*w.d[0]
 						clear(plane[:hlo*OW])
 						clear(plane[hhi*OW:])
+						if w.s[2] == 1 {
+							// Unit stride along the row: one block of
+							// (hhi-hlo) row segments, borders cleared.
+							if wlo > 0 || whi < OW {
+								for oh := hlo; oh < hhi; oh++ {
+									clear(plane[oh*OW : oh*OW+wlo])
+									clear(plane[oh*OW+whi : (oh+1)*OW])
+								}
+							}
+							ih := hlo*w.s[1] - w.p[1] + kh*w.d[1]
+							iw := wlo - w.p[2] + kw*w.d[2]
+							cur().block(plane[hlo*OW+wlo:], xc[(id*IH+ih)*IW+iw:], hhi-hlo, whi-wlo, OW, IW*w.s[1], false)
+							continue
+						}
 						for oh := hlo; oh < hhi; oh++ {
 							ih := oh*w.s[1] - w.p[1] + kh*w.d[1]
 							dst := plane[oh*OW : (oh+1)*OW]
@@ -234,13 +251,9 @@ func im2col3(col []float32, ld int, x []float32, w *geom3) {
 							clear(dst[:wlo])
 							clear(dst[whi:])
 							iw := wlo*w.s[2] - w.p[2] + kw*w.d[2]
-							if w.s[2] == 1 {
-								copy(dst[wlo:whi], src[iw:iw+whi-wlo])
-							} else {
-								for ow := wlo; ow < whi; ow++ {
-									dst[ow] = src[iw]
-									iw += w.s[2]
-								}
+							for ow := wlo; ow < whi; ow++ {
+								dst[ow] = src[iw]
+								iw += w.s[2]
 							}
 						}
 					}
@@ -250,7 +263,81 @@ func im2col3(col []float32, ld int, x []float32, w *geom3) {
 	}
 }
 
+// colTap is one kernel tap of a unit-stride 2-D col2im seen from the image:
+// the byte offset of its column row's value for image column 0 at output
+// row 0 (ld-strided rows from the channel's first), ph − kh (the output row
+// is the image row plus this), and the image columns the tap reaches.
+type colTap struct {
+	off, dh int64
+	mask    uint64
+}
+
+// col2imGather is col2im of a 2-D geometry with unit strides and dilations
+// and image rows of at most 16 values by the implementation's plane kernel,
+// which sums each image row's contributions in registers (same order as the
+// block form: by tap) and stores it once. It reports false when the
+// geometry does not allow it.
+func col2imGather(x, col []float32, ld int, w *geom3) bool {
+	im := cur()
+	IH, IW, OH, OW := w.in[1], w.in[2], w.out[1], w.out[2]
+	KH, KW := w.k[1], w.k[2]
+	if w.in[0] != 1 || w.k[0] != 1 || w.out[0] != 1 || w.p[0] != 0 || w.s[1] != 1 || w.s[2] != 1 ||
+		w.d[1] != 1 || w.d[2] != 1 || IW > 16 || IW == 0 || IH == 0 || KH*KW > 64 || OH*OW == 0 {
+		return false
+	}
+	var taps [64]colTap
+	ph, pw := w.p[1], w.p[2]
+	for kh := 0; kh < KH; kh++ {
+		for kw := 0; kw < KW; kw++ {
+			lo, hi := max(0, kw-pw), min(IW, kw-pw+OW)
+			var mask uint64
+			if hi > lo {
+				mask = (1<<hi - 1) &^ (1<<lo - 1)
+			}
+			taps[kh*KW+kw] = colTap{off: int64(((kh*KW+kw)*ld + pw - kw) * 4), dh: int64(ph - kh), mask: mask}
+		}
+	}
+	n := KH * KW
+	for c := 0; c < w.c; c++ {
+		im.col2imPlane(x[c*IH*IW:(c+1)*IH*IW], col[c*n*ld:(c*n+n-1)*ld+OH*OW], taps[:n], IH, IW, OH, OW)
+	}
+	return true
+}
+
+// col2imPlaneGeneric is the plane kernel of col2imGather:
+//
+//	for ih := 0; ih < rows; ih++ {
+//		for _, t := range taps {
+//			o := ih + t.dh
+//			if o < 0 || o >= oh { continue }
+//			for iw := 0; iw < iw; iw++ {
+//				if t.mask has bit iw {
+//					dst[ih*iw+iw] += col[t.off/4 + o*ow + iw]
+//				}
+//			}
+//		}
+//	}
+func col2imPlaneGeneric(dst, col []float32, taps []colTap, rows, iw, oh, ow int) {
+	for ih := 0; ih < rows; ih++ {
+		d := dst[ih*iw : (ih+1)*iw]
+		for _, t := range taps {
+			o := ih + int(t.dh)
+			if o < 0 || o >= oh || t.mask == 0 {
+				continue
+			}
+			lo, hi := bits.TrailingZeros64(t.mask), 64-bits.LeadingZeros64(t.mask)
+			base := int(t.off)/4 + o*ow
+			for j := lo; j < hi; j++ {
+				d[j] += col[base+j]
+			}
+		}
+	}
+}
+
 func col2im3(x, col []float32, ld int, w *geom3) {
+	if col2imGather(x, col, ld, w) {
+		return
+	}
 	P, IS := w.os, w.is
 	OH, OW := w.out[1], w.out[2]
 	IH, IW := w.in[1], w.in[2]
@@ -271,6 +358,14 @@ func col2im3(x, col []float32, ld int, w *geom3) {
 					for od := dlo; od < dhi; od++ {
 						id := od*w.s[0] - w.p[0] + kd*w.d[0]
 						plane := row[od*OH*OW : (od+1)*OH*OW]
+						if w.s[2] == 1 {
+							if hlo < hhi {
+								ih := hlo*w.s[1] - w.p[1] + kh*w.d[1]
+								iw := wlo - w.p[2] + kw*w.d[2]
+								cur().block(xc[(id*IH+ih)*IW+iw:], plane[hlo*OW+wlo:], hhi-hlo, whi-wlo, IW*w.s[1], OW, true)
+							}
+							continue
+						}
 						for oh := hlo; oh < hhi; oh++ {
 							ih := oh*w.s[1] - w.p[1] + kh*w.d[1]
 							src := plane[oh*OW+wlo : oh*OW+whi]
@@ -291,6 +386,29 @@ func col2im3(x, col []float32, ld int, w *geom3) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// blockGeneric copies (or, with add, adds) a rows×width block between row
+// strides ldd and lds:
+//
+//	for r := 0; r < rows; r++ {
+//		for j := 0; j < width; j++ {
+//			dst[r*ldd+j] = src[r*lds+j]   // or +=
+//		}
+//	}
+//
+// (the row segments of im2col and col2im with unit stride).
+func blockGeneric(dst, src []float32, rows, width, ldd, lds int, add bool) {
+	for r := 0; r < rows; r++ {
+		d, s := dst[r*ldd:r*ldd+width], src[r*lds:r*lds+width]
+		if !add {
+			copy(d, s)
+			continue
+		}
+		for i, v := range s {
+			d[i] += v
 		}
 	}
 }

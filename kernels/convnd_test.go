@@ -212,11 +212,13 @@ func checkIm2ColND(t *testing.T, r *rand.Rand, g ConvGeomND, off, pad int) {
 	}
 }
 
-// TestIm2ColND checks Im2ColND and Col2ImND against the naive reference
-// over random geometries of rank 1 to 3 (odd and zero sizes, strides,
+// TestIm2ColND checks Im2ColND and Col2ImND of every implementation
+// against the naive reference over random geometries of rank 1 to 3 (odd and zero sizes, strides,
 // dilations, asymmetric pads, explicit output sizes), unaligned offsets,
 // row strides above the column count and guard values.
-func TestIm2ColND(t *testing.T) {
+func TestIm2ColND(t *testing.T) { activeEachImpl(t, testIm2ColND) }
+
+func testIm2ColND(t *testing.T) {
 	r := newRand(42)
 	tested := [4]int{}
 	for n := 1; n <= 3; n++ {
@@ -239,7 +241,9 @@ func TestIm2ColND(t *testing.T) {
 
 // TestIm2ColNDLengths runs 1-D geometries over every input length 0..130
 // and large 2-D and 3-D images.
-func TestIm2ColNDLengths(t *testing.T) {
+func TestIm2ColNDLengths(t *testing.T) { activeEachImpl(t, testIm2ColNDLengths) }
+
+func testIm2ColNDLengths(t *testing.T) {
 	r := newRand(43)
 	for n := 0; n <= 130; n++ {
 		for _, g := range []ConvGeomND{

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"sync/atomic"
 )
@@ -24,44 +25,57 @@ type impl struct {
 	axpy func(alpha float32, x, y []float32)
 	sum  func(x []float32) float32
 
+	relu           func(dst, src []float32)
+	reluBackward   func(dx, dy, x []float32)
+	affine         func(dst, src []float32, a, b float32, relu bool)
+	moments        func(x []float32, shift float32) (s, q float64)
+	gradSums       func(g, x []float32, a, b float32, relu bool, shift float32) (sg, sgx float64)
+	affineBackward func(dx, g, x []float32, a, b float32, relu bool, c1, c2, c3 float32)
+	sgd            func(w, g, buf []float32, lr, momentum, wd float32, nesterov bool)
+	adam           func(w, g, m, v []float32, c AdamCoeffs)
+
+	maxPool2x2         func(dst, src []float32, h, w int)
+	maxPool2x2Backward func(dx, g, x []float32, h, w int)
+	avgPool2x2         func(dst, src []float32, h, w int)
+	avgPool2x2Backward func(dx, g []float32, h, w int)
+
+	block       func(dst, src []float32, rows, width, ldd, lds int, add bool)
+	col2imPlane func(dst, col []float32, taps []colTap, rows, iw, oh, ow int)
+
+	sgemmBF16 func(im *impl, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	bf16Unit  string // see BF16
+
 	gemm gemmKernel
 }
 
-// fill copies every kernel im lacks from from.
+// fill copies every kernel im lacks (a nil function field) from from.
 func (im *impl) fill(from *impl) {
-	if im.quantizeU8 == nil {
-		im.quantizeU8 = from.quantizeU8
-	}
-	if im.quantizeI8 == nil {
-		im.quantizeI8 = from.quantizeI8
-	}
-	if im.dequantizeU8 == nil {
-		im.dequantizeU8 = from.dequantizeU8
-	}
-	if im.dequantizeI8 == nil {
-		im.dequantizeI8 = from.dequantizeI8
-	}
-	if im.minMax == nil {
-		im.minMax = from.minMax
-	}
-	if im.absMax == nil {
-		im.absMax = from.absMax
-	}
-	if im.histogram == nil {
-		im.histogram = from.histogram
-	}
-	if im.dot == nil {
-		im.dot = from.dot
-	}
-	if im.axpy == nil {
-		im.axpy = from.axpy
-	}
-	if im.sum == nil {
-		im.sum = from.sum
+	dst, src := reflect.ValueOf(im).Elem(), reflect.ValueOf(from).Elem()
+	for i := 0; i < dst.NumField(); i++ {
+		if f := dst.Field(i); f.Kind() == reflect.Func && f.IsNil() {
+			// The fields are unexported: go through their addresses.
+			from := reflect.NewAt(f.Type(), src.Field(i).Addr().UnsafePointer()).Elem()
+			reflect.NewAt(f.Type(), f.Addr().UnsafePointer()).Elem().Set(from)
+		}
 	}
 	if im.gemm.kern == nil {
 		im.gemm = from.gemm
 	}
+}
+
+// missing names the kernels im lacks.
+func (im *impl) missing() []string {
+	var names []string
+	v := reflect.ValueOf(im).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if f := v.Field(i); f.Kind() == reflect.Func && f.IsNil() {
+			names = append(names, v.Type().Field(i).Name)
+		}
+	}
+	if im.gemm.kern == nil {
+		names = append(names, "gemm")
+	}
+	return names
 }
 
 // implEntry is a row of the implementation table. Entries the CPU lacks are

@@ -61,7 +61,19 @@ var avx512Impl = &impl{
 			transposeBlocks16AVX512(&dst[0], ldd, &src[0], lds, blocks)
 		},
 		tw: 16,
+		narrow: [5]func(k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, mask uint16){
+			narrowAsm(sgemmNarrow1AVX512), narrowAsm(sgemmNarrow2AVX512), narrowAsm(sgemmNarrow4AVX512),
+			narrowAsm(sgemmNarrow8AVX512), narrowAsm(sgemmNarrow16AVX512),
+		},
 	},
+}
+
+// narrowAsm adapts a narrow kernel to slices (k ≥ 1: the caller handles
+// k == 0).
+func narrowAsm(f func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mask uint16)) func(k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, mask uint16) {
+	return func(k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, mask uint16) {
+		f(k, &a[0], lda, &b[0], &c[0], ldc, alpha, beta, mask)
+	}
 }
 
 func platformInit() {
@@ -71,17 +83,25 @@ func platformInit() {
 		name string
 	}{
 		{x.HasAVX2, "avx2"}, {x.HasFMA, "fma"},
-		{x.HasAVX512F, "avx512f"}, {x.HasAVX512BW, "avx512bw"}, {x.HasAVX512VL, "avx512vl"},
+		{x.HasAVX512F, "avx512f"}, {x.HasAVX512DQ, "avx512dq"}, {x.HasAVX512BW, "avx512bw"}, {x.HasAVX512VL, "avx512vl"},
 		{x.HasAVX512VNNI, "avx512vnni"}, {x.HasAVXVNNI, "avxvnni"},
+		{x.HasAVX512BF16, "avx512bf16"}, {x.HasAMXTile, "amx-tile"}, {x.HasAMXBF16, "amx-bf16"},
 	}
 	for _, h := range have {
 		if h.ok {
 			cpuFeatures = append(cpuFeatures, h.name)
 		}
 	}
+	avx2Elem.install(avx2Impl, 8)
+	avx512Elem.install(avx512Impl, 16)
+	installPoolAVX512(avx512Impl)
+	if x.HasAVX512F && amxUsable(x.HasAMXTile, x.HasAMXBF16) {
+		avx512Impl.sgemmBF16 = sgemmBF16AMX
+		avx512Impl.bf16Unit = "amx"
+	}
 	implTable = append(implTable,
 		entry(avx2Impl, x.HasAVX2, "avx2", x.HasFMA, "fma"),
-		entry(avx512Impl, x.HasAVX2, "avx2", x.HasFMA, "fma", x.HasAVX512F, "avx512f"),
+		entry(avx512Impl, x.HasAVX2, "avx2", x.HasFMA, "fma", x.HasAVX512F, "avx512f", x.HasAVX512DQ, "avx512dq"),
 	)
 }
 

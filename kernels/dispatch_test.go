@@ -44,9 +44,11 @@ func TestDispatch(t *testing.T) {
 func TestImplComplete(t *testing.T) {
 	for _, e := range implTable {
 		im := e.impl
-		if im.quantizeU8 == nil || im.quantizeI8 == nil || im.dequantizeU8 == nil || im.dequantizeI8 == nil ||
-			im.minMax == nil || im.absMax == nil || im.histogram == nil || im.dot == nil || im.axpy == nil || im.sum == nil || im.gemm.kern == nil {
-			t.Errorf("implementation %q lacks a kernel", im.name)
+		if m := im.missing(); len(m) > 0 {
+			t.Errorf("implementation %q lacks %v", im.name, m)
+		}
+		if m := (&impl{}).missing(); len(m) < 18 {
+			t.Errorf("an empty implementation lacks only %v: missing does not see every kernel", m)
 		}
 		if g := im.gemm; g.mr <= 0 || g.nr <= 0 || g.kc <= 0 || g.nb < g.nr || g.mc < g.mr {
 			t.Errorf("implementation %q has bad GEMM blocking %+v", im.name, g)

@@ -52,9 +52,14 @@ func Scale(alpha float32, x []float32) {
 //		if v < 0 { dst[i] = 0 } else { dst[i] = v }
 //	}
 //
-// (-0 stays -0.) dst may alias src. It panics if dst is shorter than src.
+// (-0 stays -0; every implementation gives these values bit for bit.) dst
+// may alias src. It panics if dst is shorter than src.
 func Relu(dst, src []float32) {
 	checkLen(len(dst), len(src))
+	cur().relu(dst[:len(src)], src)
+}
+
+func reluGeneric(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, v := range src {
 		if v < 0 {
@@ -71,10 +76,15 @@ func Relu(dst, src []float32) {
 //		if x[i] > 0 { dx[i] = dy[i] } else { dx[i] = 0 }
 //	}
 //
-// dx may alias dy. It panics if dy or dx is shorter than x.
+// Since Relu's output is positive exactly where its input is, x may be
+// either. dx may alias dy. It panics if dy or dx is shorter than x.
 func ReluBackward(dx, dy, x []float32) {
 	checkLen(len(dy), len(x))
 	checkLen(len(dx), len(x))
+	cur().reluBackward(dx[:len(x)], dy[:len(x)], x)
+}
+
+func reluBackwardGeneric(dx, dy, x []float32) {
 	dy, dx = dy[:len(x)], dx[:len(x)]
 	for i, v := range x {
 		if v > 0 {

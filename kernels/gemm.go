@@ -30,6 +30,14 @@ type gemmKernel struct {
 	// for b < blocks. packB uses it for a transposed B.
 	transpose func(dst []float32, ldd int, src []float32, lds int, blocks int)
 	tw        int
+	// block, when set, is the implementation's strided block copy (see
+	// impl.block), which packB uses for rows of a non-transposed B.
+	block func(dst, src []float32, rows, width, ldd, lds int, add bool)
+	// narrow, when set, holds kernels for products of at most 16 columns
+	// with A not transposed: narrow[i] updates 1<<i rows of C (16 at most)
+	// from as many rows of A (stride lda) and B packed as k rows of 16
+	// values; mask selects C's columns.
+	narrow [5]func(k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, mask uint16)
 }
 
 var threadSetting atomic.Int64
@@ -83,6 +91,13 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	cur().sgemm(Threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// SgemmThreads is Sgemm on at most threads goroutines (1 or less: on the
+// calling one only), for callers that already run independent products in
+// parallel.
+func SgemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	cur().sgemm(max(1, threads), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
 func checkMatrix(name string, rows, cols int, x []float32, ld int) {
 	if ld < max(1, cols) {
 		panic(fmt.Sprintf("kernels: ld%s = %d is smaller than the %d columns of %s", name, ld, cols, name))
@@ -95,7 +110,9 @@ func checkMatrix(name string, rows, cols int, x []float32, ld int) {
 	}
 }
 
-func (im *impl) sgemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// checkGemmArgs panics on negative dimensions and matrices too short for
+// their shapes.
+func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernels: negative Sgemm dimension m=%d n=%d k=%d", m, n, k))
 	}
@@ -110,6 +127,10 @@ func (im *impl) sgemm(threads int, transA, transB bool, m, n, k int, alpha float
 	checkMatrix("a", ar, ac, a, lda)
 	checkMatrix("b", br, bc, b, ldb)
 	checkMatrix("c", m, n, c, ldc)
+}
+
+func (im *impl) sgemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
@@ -122,6 +143,8 @@ func (im *impl) sgemm(threads int, transA, transB bool, m, n, k int, alpha float
 		im.gemvRow(transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
 	case n == 1:
 		im.gemvCol(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	case n <= 16 && !transA && im.gemm.narrow[0] != nil:
+		im.narrowGemm(threads, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	case 2*n <= im.gemm.nr && m > n:
 		// Narrow C: compute Cᵀ = op(B)ᵀ op(A)ᵀ, whose rows are long enough to
 		// fill the micro-kernel's vectors, and add its transpose into C.
@@ -214,6 +237,49 @@ func (im *impl) gemvCol(transA, transB bool, m, k int, alpha float32, a []float3
 	}
 }
 
+// narrowGemm computes a product of at most 16 columns with the narrow
+// kernels: op(B) packed once into k rows of 16 (zero beyond n), then blocks
+// of 16 rows of C, each row one vector, spread over the goroutines. Every
+// FMA does 16 columns' work, n of them useful, and A is read in place.
+func (im *impl) narrowGemm(threads int, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	g := &im.gemm
+	bufp := getBuf(k * 16)
+	defer putBuf(bufp)
+	bp := *bufp
+	for p := 0; p < k; p++ {
+		row := bp[p*16 : (p+1)*16]
+		if !transB {
+			copy(row, b[p*ldb:p*ldb+n])
+		}
+		clear(row[n:])
+	}
+	if transB {
+		for j := 0; j < n; j++ {
+			for p, v := range b[j*ldb : j*ldb+k] {
+				bp[p*16+j] = v
+			}
+		}
+	}
+	mask := uint16(1<<n - 1)
+	blocks := ceilDiv(m, 16)
+	t := threads
+	if 2*float64(m)*float64(n)*float64(k) < minParallelFlops {
+		t = 1
+	}
+	t = max(1, min(t, blocks))
+	parallel(t, func(w int) {
+		for blk := w * blocks / t; blk < (w+1)*blocks/t; blk++ {
+			r0, rows := blk*16, min(16, m-blk*16)
+			for rows > 0 {
+				i := bits.Len(uint(rows)) - 1 // the largest kernel that fits
+				g.narrow[i](k, a[r0*lda:], lda, bp, c[r0*ldc:], ldc, alpha, beta, mask)
+				r0 += 1 << i
+				rows -= 1 << i
+			}
+		}
+	})
+}
+
 // scaleRows sets C = beta*C, not reading C when beta is zero.
 func scaleRows(m, n int, beta float32, c []float32, ldc int) {
 	for i := 0; i < m; i++ {
@@ -230,6 +296,10 @@ func scaleRows(m, n int, beta float32, c []float32, ldc int) {
 		}
 	}
 }
+
+// privateARows is the most rows of C for which the goroutines of a
+// column split pack A each for itself instead of sharing it.
+const privateARows = 256
 
 // minParallelFlops is the smallest product worth a second goroutine.
 const minParallelFlops = 1 << 21
@@ -273,6 +343,21 @@ func (im *impl) sgemmBlocked(threads int, transA, transB bool, m, n, k int, alph
 	// one barrier per block suffices. When they split the rows each packs
 	// and uses only its own A panels and needs no barrier.
 	asize := ceilDiv(mc, mr) * mr * kc
+	// With few rows each goroutine packs the whole A block itself: a
+	// little more packing, no barrier (on a loaded machine a barrier waits
+	// for the slowest goroutine at every depth block).
+	private := splitN && t > 1 && m <= privateARows
+	var privA []*[]float32
+	if private {
+		for range t {
+			privA = append(privA, getBuf(asize))
+		}
+		defer func() {
+			for _, b := range privA {
+				putBuf(b)
+			}
+		}()
+	}
 	abufs := [2]*[]float32{getBuf(asize), nil}
 	defer putBuf(abufs[0])
 	if splitN && t > 1 && (k > kc || m > mc) {
@@ -296,6 +381,14 @@ func (im *impl) sgemmBlocked(threads int, transA, transB bool, m, n, k int, alph
 				mcb := min(mc, m-ic)
 				np := ceilDiv(mcb, mr)
 				p0, p1 := w*np/t, (w+1)*np/t
+				if private {
+					ap = *privA[w]
+					packA(ap, a, lda, transA, rows, ic, mcb, pc, kcb, mr)
+					j0 := w * nPanels / t * nr
+					j1 := min(n, (w+1)*nPanels/t*nr)
+					g.run(ap, rows, 0, mcb, ic, j0, j1, pc, kcb, transB, alpha, b, ldb, betaEff, c, ldc)
+					continue
+				}
 				if splitN {
 					if p0 < p1 {
 						packA(ap[p0*mr*kcb:], a, lda, transA, rows, ic+p0*mr, min(mcb-p0*mr, (p1-p0)*mr), pc, kcb, mr)
@@ -463,6 +556,15 @@ func (g *gemmKernel) packB(dst []float32, b []float32, ldb int, trans bool, p0, 
 		n := min(nr, cols-q*nr)
 		j := j0 + q*nr
 		if !trans {
+			if g.block != nil {
+				// Rows of n values as one strided block copy; a partial
+				// panel's other columns cleared first.
+				if n < nr {
+					clear(pan)
+				}
+				g.block(pan, b[p0*ldb+j:], kc, n, nr, ldb, false)
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				d := pan[p*nr : p*nr+nr]
 				copy(d, b[(p0+p)*ldb+j:(p0+p)*ldb+j+n])

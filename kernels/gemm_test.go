@@ -64,6 +64,20 @@ const cGuard = 7777
 // checks the result against the float64 reference and the guards.
 func checkGemm(t *testing.T, im *impl, threads int, tc gemmCase, r *rand.Rand) {
 	t.Helper()
+	checkGemmWith(t, tc, r, func(tc gemmCase, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) ([]float64, []float64) {
+		return refGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+	}, func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+		im.sgemm(threads, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+	})
+}
+
+// checkGemmWith draws the operands of tc (NaN in the leading-dimension
+// padding of A and B, and in C when beta is zero), runs it and checks C
+// against ref and the guards around it.
+func checkGemmWith(t *testing.T, tc gemmCase, r *rand.Rand,
+	ref func(tc gemmCase, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) ([]float64, []float64),
+	run func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int)) {
+	t.Helper()
 	ar, ac := tc.m, tc.k
 	if tc.transA {
 		ar, ac = tc.k, tc.m
@@ -103,20 +117,20 @@ func checkGemm(t *testing.T, im *impl, threads int, tc gemmCase, r *rand.Rand) {
 			}
 		}
 	}
-	want, bound := refGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
-	im.sgemm(threads, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c[:max(0, (tc.m-1)*ldc+tc.n)], ldc)
+	want, bound := ref(tc, a, lda, b, ldb, c, ldc)
+	run(a, lda, b, ldb, c[:max(0, (tc.m-1)*ldc+tc.n)], ldc)
 	for i := range cbuf {
 		ci := i - off
 		row, col := ci/max(1, ldc), ci%max(1, ldc)
 		if ci >= 0 && row < tc.m && col < tc.n {
 			got := float64(cbuf[i])
 			if w := want[row*tc.n+col]; !within(got, w, bound[row*tc.n+col]) {
-				t.Fatalf("%v threads=%d: C[%d,%d] = %v, want %v ± %v", tc, threads, row, col, got, w, bound[row*tc.n+col])
+				t.Fatalf("%v: C[%d,%d] = %v, want %v ± %v", tc, row, col, got, w, bound[row*tc.n+col])
 			}
 			continue
 		}
 		if !sameFloat(float64(cbuf[i]), cGuard, 0) {
-			t.Fatalf("%v threads=%d: guard at C offset %d changed to %v", tc, threads, ci, cbuf[i])
+			t.Fatalf("%v: guard at C offset %d changed to %v", tc, ci, cbuf[i])
 		}
 	}
 }
@@ -151,6 +165,30 @@ func TestSgemmSweep(t *testing.T) {
 				}
 				checkGemm(t, im, 1+r.IntN(3), tc, r)
 			}
+		}
+	})
+}
+
+// TestSgemmNarrow sweeps products of at most 16 columns (the narrow
+// kernels: every row count from 2 to 40 covers each combination of 16-,
+// 8-, 4-, 2- and 1-row kernels) over depths, transposed B, alpha and beta,
+// padded leading dimensions and thread counts.
+func TestSgemmNarrow(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im *impl) {
+		r := newRand(4)
+		for n := 1; n <= 16; n++ {
+			for m := 2; m <= 40; m += 1 + n%3 {
+				for _, k := range []int{1, 3, 4, 9, 64, 257} {
+					tc := gemmCase{transB: (m+k)%2 == 0, m: m, n: n, k: k,
+						alpha: []float32{1, -0.5}[k%2], beta: []float32{0, 1, -1.5}[m%3],
+						padA: m % 3, padB: n % 2, padC: k % 4}
+					checkGemm(t, im, 1+m%3, tc, r)
+				}
+			}
+		}
+		for _, tb := range []bool{false, true} {
+			checkGemm(t, im, 2, gemmCase{transB: tb, m: 128, n: 10, k: 800, alpha: 1, beta: 0.5}, r)
+			checkGemm(t, im, 2, gemmCase{transB: tb, m: 131, n: 16, k: 784, alpha: 1}, r)
 		}
 	})
 }

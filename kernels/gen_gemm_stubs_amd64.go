@@ -24,6 +24,31 @@ func sgemmKernel6x16RowsAVX2(k int, a *float32, lda int, b *float32, c *float32,
 //go:noescape
 func sgemmKernel12x32RowsAVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// sgemmNarrow1AVX512 updates 1 rows of C (row stride ldc, the columns in mask) with alpha*A*B + beta*C, where A holds 1 rows of k values with stride lda and B is k packed rows of 16 values; beta == 0 means C is not read.
+//
+//go:noescape
+func sgemmNarrow1AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32, mask uint16)
+
+// sgemmNarrow2AVX512 updates 2 rows of C (row stride ldc, the columns in mask) with alpha*A*B + beta*C, where A holds 2 rows of k values with stride lda and B is k packed rows of 16 values; beta == 0 means C is not read.
+//
+//go:noescape
+func sgemmNarrow2AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32, mask uint16)
+
+// sgemmNarrow4AVX512 updates 4 rows of C (row stride ldc, the columns in mask) with alpha*A*B + beta*C, where A holds 4 rows of k values with stride lda and B is k packed rows of 16 values; beta == 0 means C is not read.
+//
+//go:noescape
+func sgemmNarrow4AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32, mask uint16)
+
+// sgemmNarrow8AVX512 updates 8 rows of C (row stride ldc, the columns in mask) with alpha*A*B + beta*C, where A holds 8 rows of k values with stride lda and B is k packed rows of 16 values; beta == 0 means C is not read.
+//
+//go:noescape
+func sgemmNarrow8AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32, mask uint16)
+
+// sgemmNarrow16AVX512 updates 16 rows of C (row stride ldc, the columns in mask) with alpha*A*B + beta*C, where A holds 16 rows of k values with stride lda and B is k packed rows of 16 values; beta == 0 means C is not read.
+//
+//go:noescape
+func sgemmNarrow16AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32, mask uint16)
+
 // transposeBlocks16AVX512 transposes blocks 16×16 blocks laid side by side in src (row stride lds) into blocks stacked in dst (row stride ldd): dst[(16*b+j)*ldd+i] = src[i*lds+16*b+j].
 //
 //go:noescape

@@ -17,5 +17,24 @@ var genericImpl = &impl{
 	axpy: axpyGeneric,
 	sum:  sumGeneric,
 
+	relu:           reluGeneric,
+	reluBackward:   reluBackwardGeneric,
+	affine:         affineGeneric,
+	moments:        momentsGeneric,
+	gradSums:       gradSumsGeneric,
+	affineBackward: affineBackwardGeneric,
+	sgd:            sgdGeneric,
+	adam:           adamGeneric,
+
+	maxPool2x2:         maxPool2x2Generic,
+	maxPool2x2Backward: maxPool2x2BackwardGeneric,
+	avgPool2x2:         avgPool2x2Generic,
+	avgPool2x2Backward: avgPool2x2BackwardGeneric,
+
+	block:       blockGeneric,
+	col2imPlane: col2imPlaneGeneric,
+
+	sgemmBF16: sgemmBF16Generic,
+
 	gemm: gemmKernel{mr: 2, nr: 4, kc: 256, nb: 512, mc: 2048, kern: sgemmKernelGeneric},
 }

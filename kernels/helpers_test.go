@@ -20,6 +20,19 @@ func forEachImpl(t *testing.T, f func(t *testing.T, im *impl)) {
 	}
 }
 
+// activeEachImpl runs f with each implementation the CPU has made the active
+// one (for kernels that dispatch inside, like Im2ColND), skipping the others.
+func activeEachImpl(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	defer SetImpl("")
+	forEachImpl(t, func(t *testing.T, im *impl) {
+		if err := SetImpl(im.name); err != nil {
+			t.Fatal(err)
+		}
+		f(t)
+	})
+}
+
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5eed)) }
 
 // testLengths are the lengths every vector kernel is checked at: all of

@@ -1,7 +1,9 @@
 package train
 
 import (
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/shrinkml/shrink/internal/mnist"
 	"github.com/shrinkml/shrink/kernels"
@@ -16,18 +18,17 @@ import (
 //
 //	go test -run '^$' -bench TrainStep -benchtime 20x ./train/
 func BenchmarkTrainStep(b *testing.B) {
-	for _, c := range []struct{ name, file string }{{"mlp", "mnist_mlp.onnx"}, {"cnn", "mnist_cnn.onnx"}} {
-		for _, impl := range []string{"auto", "generic"} {
-			name := c.name
-			if impl != "auto" {
-				name += "_" + impl
-			}
-			b.Run(name, func(b *testing.B) {
-				if err := kernels.SetImpl(impl); err != nil {
+	for _, c := range []struct{ name, file string }{{"mlp", "mnist_mlp.onnx"}, {"cnn", "mnist_cnn.onnx"}, {"cnn_bn", "mnist_cnn_bn.onnx"}} {
+		for _, v := range []struct {
+			suffix, impl string
+			prec         Precision
+		}{{"", "auto", FP32}, {"_generic", "generic", FP32}, {"_bf16", "auto", BF16}} {
+			b.Run(c.name+v.suffix, func(b *testing.B) {
+				if err := kernels.SetImpl(v.impl); err != nil {
 					b.Fatal(err)
 				}
 				defer kernels.SetImpl("auto")
-				benchTrainStep(b, testdataPath(b, c.file), 128)
+				benchTrainStep(b, testdataPath(b, c.file), 128, v.prec)
 			})
 		}
 	}
@@ -37,7 +38,7 @@ func BenchmarkTrainStep(b *testing.B) {
 func BenchmarkInference(b *testing.B) {
 	for _, c := range []struct{ name, file string }{{"mlp", "mnist_mlp.onnx"}, {"cnn", "mnist_cnn.onnx"}} {
 		b.Run(c.name, func(b *testing.B) {
-			e, x, _ := benchSetup(b, testdataPath(b, c.file), 128)
+			e, x, _ := benchSetup(b, testdataPath(b, c.file), 128, FP32)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, err := e.Forward(bg, map[string]*onnxio.Tensor{"input": x}, Inference); err != nil {
@@ -49,14 +50,17 @@ func BenchmarkInference(b *testing.B) {
 	}
 }
 
-func benchSetup(b *testing.B, path string, batch int) (*Executor, *onnxio.Tensor, []int64) {
+func benchSetup(b *testing.B, path string, batch int, prec Precision) (*Executor, *onnxio.Tensor, []int64) {
 	m, err := onnxio.Load(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := New(m, Options{Seed: 1})
+	e, err := New(m, Options{Seed: 1, Precision: prec})
 	if err != nil {
 		b.Fatal(err)
+	}
+	if n := e.PrecisionNote(); n != "" {
+		b.Log(n)
 	}
 	set, err := mnist.TestSet()
 	if err != nil {
@@ -66,8 +70,8 @@ func benchSetup(b *testing.B, path string, batch int) (*Executor, *onnxio.Tensor
 	return e, x, set.Int64Labels(0, batch)
 }
 
-func benchTrainStep(b *testing.B, path string, batch int) {
-	e, x, y := benchSetup(b, path, batch)
+func benchTrainStep(b *testing.B, path string, batch int, prec Precision) {
+	e, x, y := benchSetup(b, path, batch, prec)
 	opt := NewSGD(SGDConfig{Momentum: 0.9})
 	grad := make([]float32, batch*mnist.Classes)
 	step := func() {
@@ -85,9 +89,22 @@ func benchTrainStep(b *testing.B, path string, batch int) {
 		opt.Step(e.Params(), 1e-3)
 	}
 	step() // warm the pool
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		step()
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "samples/s")
+	// CPU time per step (all threads): steadier than wall time on a
+	// machine shared with other work.
+	b.ReportMetric((cpuTime()-cpu0).Seconds()*1e3/float64(b.N), "cpu-ms/step")
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

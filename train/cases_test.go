@@ -267,6 +267,13 @@ func opCases() []opCase {
 			b.node("MaxPool", []string{"x"}, []string{"y", "idx"}, aInts("kernel_shape", 2, 2), aInts("strides", 2, 2),
 				aInts("dilations", 2, 1), aInt("ceil_mode", 1)).output("y", "idx")
 		}},
+		// 2×2 windows with stride 2 run the kernels' pooling (odd sizes leave a row and column out).
+		{name: "MaxPool/2x2", opset: 12, distinct: true, ins: []tin{in("x", 2, 3, 7, 5)}, build: func(b *gb) {
+			b.node("MaxPool", []string{"x"}, []string{"y"}, aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)).output("y")
+		}},
+		{name: "AveragePool/2x2", opset: 11, ins: []tin{in("x", 2, 2, 6, 35)}, build: func(b *gb) {
+			b.node("AveragePool", []string{"x"}, []string{"y"}, aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)).output("y")
+		}},
 		{name: "MaxPool/1d", opset: 12, distinct: true, ins: []tin{in("x", 2, 3, 9)}, build: func(b *gb) {
 			b.node("MaxPool", []string{"x"}, []string{"y"}, aInts("kernel_shape", 3), aInts("strides", 2)).output("y")
 		}},
@@ -293,6 +300,15 @@ func opCases() []opCase {
 		{name: "LayerNormalization/axis1", opset: 17, ins: []tin{in("x", 3, 2, 5), in("s", 2, 5)}, build: func(b *gb) {
 			b.node("LayerNormalization", []string{"x", "s"}, []string{"y", "mean", "inv"}, aInt("axis", 1), aFloat("epsilon", 1e-3)).output("y", "mean", "inv")
 		}},
+		// Relus fused into the node before them (see fuse.go).
+		{name: "Gemm+Relu", opset: 13, ins: []tin{in("a", 4, 6), in("b", 5, 6), in("c", 5)}, build: func(b *gb) {
+			b.node("Gemm", []string{"a", "b", "c"}, []string{"h"}, aInt("transB", 1)).node("Relu", []string{"h"}, []string{"y"}).output("y")
+		}},
+		{name: "Conv+Relu", opset: 13, ins: []tin{in("x", 2, 3, 6, 5), in("w", 4, 3, 3, 3), in("bias", 4)}, build: func(b *gb) {
+			b.node("Conv", []string{"x", "w", "bias"}, []string{"h"}, aInts("pads", 1, 0, 1, 1)).node("Relu", []string{"h"}, []string{"y"}).output("y")
+		}},
+		{name: "BatchNormalization+Relu/training", opset: 15, mode: Training, ins: []tin{in("x", 4, 3, 2, 3), in("s", 3), in("bias", 3)}, build: bnReluModel},
+		{name: "BatchNormalization+Relu/inference", opset: 15, ins: []tin{in("x", 4, 3, 2, 3), in("s", 3), in("bias", 3)}, build: bnReluModel},
 		// Reductions.
 		{name: "ReduceMean", opset: 13, ins: []tin{in("x", 2, 3, 4)}, build: func(b *gb) {
 			b.node("ReduceMean", []string{"x"}, []string{"y"}, aInts("axes", 1, -1), aInt("keepdims", 0)).output("y")
@@ -401,4 +417,10 @@ func mm(b *gb) { b.node("MatMul", []string{"a", "b"}, []string{"y"}).output("y")
 func bnModel(b *gb) {
 	b.init("mean", []int64{3}, []float32{0.1, -0.2, 0.3}).init("var", []int64{3}, []float32{0.5, 1.5, 0.8}).
 		node("BatchNormalization", []string{"x", "s", "bias", "mean", "var"}, []string{"y"}, aFloat("epsilon", 1e-3)).output("y")
+}
+
+func bnReluModel(b *gb) {
+	b.init("mean", []int64{3}, []float32{0.1, -0.2, 0.3}).init("var", []int64{3}, []float32{0.5, 1.5, 0.8}).
+		node("BatchNormalization", []string{"x", "s", "bias", "mean", "var"}, []string{"h"}, aFloat("epsilon", 1e-3)).
+		node("Relu", []string{"h"}, []string{"y"}).output("y")
 }

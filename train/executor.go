@@ -2,80 +2,14 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 
 	"github.com/shrinkml/shrink/kernels"
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
 )
-
-// Mode says how a forward pass runs.
-type Mode int
-
-const (
-	// Inference runs the graph as deployed (BatchNormalization uses its
-	// running statistics, Dropout is the identity) and keeps no activation
-	// longer than the nodes that read it need it. Backward is not possible.
-	Inference Mode = iota
-	// Training uses batch statistics in BatchNormalization (and updates the
-	// running statistics with the node's momentum), applies Dropout with a
-	// seeded mask, and keeps what Backward needs.
-	Training
-	// EvalGrad runs with Inference semantics but keeps what Backward needs:
-	// gradients of the model as deployed (for pruning importance scores,
-	// for instance).
-	EvalGrad
-)
-
-func (m Mode) String() string {
-	switch m {
-	case Inference:
-		return "inference"
-	case Training:
-		return "training"
-	case EvalGrad:
-		return "eval-grad"
-	}
-	return fmt.Sprintf("Mode(%d)", int(m))
-}
-
-// Options configures an Executor.
-type Options struct {
-	// Threads bounds the goroutines the engine's own loops use (im2col,
-	// pooling, elementwise work on big tensors); 0 means GOMAXPROCS. GEMMs
-	// run in package kernels, whose parallelism kernels.SetThreads sets.
-	Threads int
-	// Seed seeds the generator used by Dropout in Training mode and by
-	// ResetParams.
-	Seed uint64
-	// Trainable decides which float32 weights get gradients and updates.
-	// When nil, every float32 weight that reaches a differentiable input of
-	// some node is trainable except single-element Constant nodes (the
-	// epsilons, exponents and scale factors of decomposed layers).
-	Trainable func(w onnxio.WeightRef) bool
-	// InputGrads makes Backward also compute the gradients of the graph's
-	// float inputs (see InputGrad).
-	InputGrads bool
-	// Outputs names intermediate tensors to keep after Forward, readable
-	// with Value (for feature distillation or debugging).
-	Outputs []string
-}
-
-// Param is a trainable weight. Data is the weight itself (the optimizer
-// updates it in place); Grad accumulates its gradient over Backward calls
-// until ZeroGrad. Where Mask is set, entries whose mask is false are held at
-// zero: their gradient is dropped and the optimizer leaves them at zero.
-type Param struct {
-	Name  string
-	Shape []int64
-	Data  []float32
-	Grad  []float32
-	Mask  []bool
-}
 
 type slotKind uint8
 
@@ -132,6 +66,9 @@ type Executor struct {
 
 	lastMode Mode
 	ran      bool // a forward pass ran and backward has not consumed it
+
+	precision Precision // in effect
+	precNote  string    // why it differs from Options.Precision
 }
 
 // New builds an executor for m. It fails with *onnxio.UnsupportedError
@@ -150,6 +87,17 @@ func New(m *onnxio.Model, o Options) (*Executor, error) {
 		e.threads = runtime.GOMAXPROCS(0)
 	}
 	e.SetSeed(o.Seed)
+	switch o.Precision {
+	case FP32:
+	case BF16:
+		e.precision = BF16
+		if kernels.BF16() == "" {
+			e.precision = FP32
+			e.precNote = "bf16 precision needs AMX-BF16 tiles, which this CPU (or the kernels implementation in use) lacks: training in fp32"
+		}
+	default:
+		return nil, fmt.Errorf("precision %v: want FP32 or BF16", o.Precision)
+	}
 	if e.opset == 0 {
 		e.opset = 1
 	}
@@ -263,6 +211,9 @@ func New(m *onnxio.Model, o Options) (*Executor, error) {
 			return nil, fmt.Errorf("requested output %q is not a tensor of the graph", name)
 		}
 		e.slots[idx].keep = true
+	}
+	if !o.noFusion {
+		e.fuse()
 	}
 	if err := e.chooseParams(o); err != nil {
 		return nil, err
@@ -398,8 +349,8 @@ func (e *Executor) plan() {
 	}
 	e.releaseBack = make([][]int, n)
 	for idx, s := range e.slots {
-		if s.kind != kindActivation || s.keep {
-			continue
+		if s.kind != kindActivation || s.keep || s.producer < 0 {
+			continue // not an activation, kept, or fused away
 		}
 		at := lastUse[idx]
 		if at < 0 {
@@ -413,6 +364,15 @@ func (e *Executor) plan() {
 		}
 	}
 }
+
+// Precision returns the arithmetic the executor's matrix products use:
+// Options.Precision, or FP32 where BF16 is not available (see
+// PrecisionNote).
+func (e *Executor) Precision() Precision { return e.precision }
+
+// PrecisionNote is a one-line notice for the user when the precision in
+// effect differs from the one asked for, else "".
+func (e *Executor) PrecisionNote() string { return e.precNote }
 
 // SetSeed resets the generator Dropout and ResetParams draw from.
 func (e *Executor) SetSeed(seed uint64) {
@@ -507,7 +467,7 @@ func (e *Executor) Forward(ctx context.Context, inputs map[string]*onnxio.Tensor
 			}
 		}
 	}
-	c := &runCtx{pool: &e.pool, threads: e.threads, train: mode == Training, grad: mode != Inference, rng: e.rng}
+	c := &runCtx{pool: &e.pool, threads: e.threads, train: mode == Training, grad: mode != Inference, rng: e.rng, bf16: e.precision == BF16}
 	rel := e.releaseAfter[0]
 	if c.grad {
 		rel = e.releaseAfter[1]
@@ -618,214 +578,6 @@ func (e *Executor) Value(name string) (*onnxio.Tensor, error) {
 		return nil, fmt.Errorf("tensor %q is not available (list it in Options.Outputs to keep it)", name)
 	}
 	return toONNX(name, v), nil
-}
-
-// ErrNoForward is returned by Backward when no Training or EvalGrad
-// forward pass is waiting for it.
-var ErrNoForward = errors.New("backward needs a forward pass in Training or EvalGrad mode first")
-
-// Backward back-propagates from the given output gradients (d loss /
-// d output, by tensor name, each the size of that tensor; the tensor may be
-// any kept float tensor: a graph output or one listed in Options.Outputs)
-// through the last forward pass, adding the weights' gradients into
-// Param.Grad. It consumes that pass: the activations it kept are released.
-func (e *Executor) Backward(ctx context.Context, grads map[string][]float32) error {
-	if !e.ran {
-		return ErrNoForward
-	}
-	e.ran = false
-	c := &runCtx{pool: &e.pool, threads: e.threads, train: e.lastMode == Training, grad: true, rng: e.rng}
-	seeded := false
-	names := make([]string, 0, len(grads))
-	for name := range grads {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		g := grads[name]
-		idx, ok := e.byName[name]
-		if !ok {
-			e.resetRun()
-			return fmt.Errorf("backward: no tensor %q in the graph", name)
-		}
-		s := e.slots[idx]
-		v := e.value(idx)
-		if s.dtype != onnxio.Float32 || v == nil {
-			e.resetRun()
-			return fmt.Errorf("backward: %q is not a float tensor of the last forward pass", name)
-		}
-		if len(g) != v.size() {
-			e.resetRun()
-			return fmt.Errorf("backward: gradient for %q has %d elements, the tensor has %d (shape %v)", name, len(g), v.size(), v.shape)
-		}
-		if !s.rg {
-			continue
-		}
-		seeded = true
-		t := e.pool.newFloat(cloneShape(v.shape))
-		copy(t.f, g)
-		s.grad = t
-	}
-	if !seeded {
-		e.resetRun()
-		return fmt.Errorf("backward: none of %v depends on a trainable weight", names)
-	}
-	gouts := make([]*tensor, 0, 4)
-	ins := make([]*tensor, 0, 8)
-	outs := make([]*tensor, 0, 4)
-	for j := len(e.steps) - 1; j >= 0; j-- {
-		st := e.steps[j]
-		if err := ctx.Err(); err != nil {
-			e.resetRun()
-			return err
-		}
-		if st.active {
-			gouts = gouts[:0]
-			have := false
-			for _, idx := range st.out {
-				var g *tensor
-				if idx >= 0 {
-					g = e.slots[idx].grad
-				}
-				have = have || g != nil
-				gouts = append(gouts, g)
-			}
-			if have {
-				ins, outs = ins[:0], outs[:0]
-				for _, idx := range st.in {
-					ins = append(ins, e.value(idx))
-				}
-				for k, idx := range st.out {
-					o := e.value(idx)
-					outs = append(outs, o)
-					if gouts[k] == nil && o != nil && o.dtype == onnxio.Float32 && st.grad.constOut&(1<<k) == 0 {
-						gouts[k] = e.pool.zeroFloat(cloneShape(o.shape))
-						e.slots[idx].grad = gouts[k]
-					}
-				}
-				gins, err := callBackward(st, c, ins, outs, gouts)
-				if err != nil {
-					e.resetRun()
-					return err
-				}
-				if err := e.accumulate(st, gins, gouts); err != nil {
-					e.resetRun()
-					return err
-				}
-			}
-			for _, idx := range st.out {
-				if idx >= 0 && e.slots[idx].grad != nil {
-					e.pool.release(e.slots[idx].grad)
-					e.slots[idx].grad = nil
-				}
-			}
-		}
-		for _, idx := range e.releaseBack[j] {
-			e.pool.release(e.slots[idx].val)
-		}
-	}
-	for _, s := range e.slots {
-		if s.grad != nil && s.kind != kindInput {
-			e.pool.release(s.grad)
-			s.grad = nil
-		}
-	}
-	for _, p := range e.params {
-		if p.Mask != nil {
-			for i, keep := range p.Mask {
-				if !keep {
-					p.Grad[i] = 0
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// accumulate adds a step's input gradients into their slots. A gradient
-// that shares data with one of the step's output gradients takes that
-// buffer over instead of copying it.
-func (e *Executor) accumulate(st *step, gins, gouts []*tensor) error {
-	claimed := make([]bool, len(gouts))
-	for k, g := range gins {
-		if g == nil || !st.want[k] {
-			if g != nil {
-				if sharesAny(g, gouts) < 0 {
-					e.pool.release(g)
-				}
-			}
-			continue
-		}
-		idx := st.in[k]
-		s := e.slots[idx]
-		if g.size() != e.value(idx).size() {
-			return fmt.Errorf("node %q (%s): gradient of input %d has %d elements, the input %d", nodeName(st.node), st.node.GetOpType(), k, g.size(), e.value(idx).size())
-		}
-		owned := true
-		if o := sharesAny(g, gouts); o >= 0 {
-			if claimed[o] {
-				owned = false
-			} else {
-				claimed[o] = true
-				// The output's gradient buffer now belongs to this input.
-				e.slots[st.out[o]].grad = nil
-			}
-		}
-		switch {
-		case s.param != nil:
-			kernels.Axpy(1, g.f, s.param.Grad)
-			if owned {
-				e.pool.release(g)
-			}
-		case s.grad == nil && owned:
-			g.shape = cloneShape(e.value(idx).shape)
-			g.pooled = true
-			s.grad = g
-		case s.grad == nil:
-			t := e.pool.newFloat(cloneShape(e.value(idx).shape))
-			copy(t.f, g.f)
-			s.grad = t
-		default:
-			kernels.Axpy(1, g.f, s.grad.f)
-			if owned {
-				e.pool.release(g)
-			}
-		}
-	}
-	return nil
-}
-
-// sharesAny returns the index of the tensor in ts whose data g shares, or -1.
-func sharesAny(g *tensor, ts []*tensor) int {
-	if len(g.f) == 0 {
-		return -1
-	}
-	for k, t := range ts {
-		if t != nil && len(t.f) > 0 && &t.f[0] == &g.f[0] {
-			return k
-		}
-	}
-	return -1
-}
-
-// InputGrad returns the gradient of a graph input computed by the last
-// Backward (Options.InputGrads must be set).
-func (e *Executor) InputGrad(name string) ([]float32, error) {
-	idx, ok := e.byName[name]
-	if !ok || e.slots[idx].kind != kindInput {
-		return nil, fmt.Errorf("no graph input %q", name)
-	}
-	s := e.slots[idx]
-	if !s.rg {
-		return nil, fmt.Errorf("input %q has no gradient (set Options.InputGrads; float inputs only)", name)
-	}
-	if s.grad == nil {
-		if s.val == nil {
-			return nil, fmt.Errorf("input %q: no forward pass", name)
-		}
-		return make([]float32, s.val.size()), nil
-	}
-	return s.grad.f, nil
 }
 
 // WriteWeights stores the trainable weights and the running statistics

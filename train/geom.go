@@ -156,3 +156,41 @@ func parallelImages(threads, n int, fn func(j int) error) error {
 	})
 	return first
 }
+
+// forWorkers splits [0, n) into t contiguous ranges, worker w taking
+// [w·n/t, (w+1)·n/t), runs fn on each (worker 0 on the calling goroutine)
+// and returns the error of the lowest-numbered worker that failed. The
+// split depends only on t, so per-worker sums added in worker order are
+// deterministic. A panic in a worker is raised again on the calling
+// goroutine once every worker has stopped, so that the caller's recover
+// never runs while workers still use its buffers.
+func forWorkers(t, n int, fn func(w, lo, hi int) error) error {
+	t = max(1, min(t, n))
+	errs := make([]error, t)
+	panics := make([]any, t)
+	run := func(w int) {
+		defer func() { panics[w] = recover() }()
+		errs[w] = fn(w, w*n/t, (w+1)*n/t)
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < t; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(w)
+		}()
+	}
+	run(0)
+	wg.Wait()
+	for _, p := range panics {
+		if p != nil {
+			panic(p)
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -8,11 +8,22 @@ import (
 )
 
 // convOp is Conv (1 to 3 spatial dimensions, groups, strides, pads or
-// auto_pad, dilations) by im2col and one matrix product per group and chunk
-// of images: Y_g[Mg, n·P] = W_g[Mg, Cg·K] × col_g[Cg·K, n·P].
+// auto_pad, dilations) by one matrix product per image and group,
+// Y_g[Mg, P] = W_g[Mg, Cg·K] × col_g[Cg·K, P], written straight into the
+// output; col is the image itself for a 1×1 convolution with unit strides
+// and no pads, else its im2col columns in a per-worker buffer that stays in
+// cache. Images are spread over the workers; each worker's products run on
+// its goroutine (on all threads when there is one image).
 type convOp struct {
 	attrs windowAttrs
 	group int
+	relu  bool // a following Relu is fused in (see reluFuser)
+}
+
+func (o *convOp) fuseRelu(g gradSpec) (gradSpec, bool) {
+	o.relu = true
+	g.saveOut |= 1
+	return g, true
 }
 
 // colBudget bounds the im2col buffer (in floats); batches are processed in
@@ -50,8 +61,8 @@ type convPlan struct {
 	N, C, M, Cg, Mg, CKK int
 	P                    int // output positions per image
 	IS                   int // input positions per image
-	chunk                int // images per matrix product
 	out                  []int
+	direct               bool // 1×1, unit strides, no pads: the image is its own column matrix
 }
 
 func (o *convOp) plan(x, w *tensor) (*convPlan, error) {
@@ -87,19 +98,36 @@ func (o *convOp) plan(x, w *tensor) (*convPlan, error) {
 	p.CKK = p.Cg * prod(kernel)
 	p.P = win.outSize()
 	p.IS = win.inSize()
-	p.chunk = max(1, min(p.N, colBudget/max(1, p.CKK*p.P)))
+	p.direct = true
+	for j := 0; j < 3; j++ {
+		if win.k[j] != 1 || win.s[j] != 1 || win.pb[j] != 0 || win.pe[j] != 0 {
+			p.direct = false
+		}
+	}
 	p.out = append([]int{p.N, p.M}, x.shape[2:]...)
 	copy(p.out[2:], win.out[3-r:])
 	return p, nil
 }
 
-// im2col unfolds group g of images n0..n0+nb of x into col, the images'
-// columns side by side (row stride nb·P).
-func (p *convPlan) im2col(c *runCtx, x, col []float32, n0, nb, g int) error {
-	return parallelImages(c.threads, nb, func(j int) error {
-		xo := ((n0+j)*p.C + g*p.Cg) * p.IS
-		return kernels.Im2ColND(col[j*p.P:], nb*p.P, x[xo:xo+p.Cg*p.IS], p.geom)
-	})
+// columns returns the column matrix (CKK×P) of group g of image n: the
+// image's own channels when direct, else their im2col in col.
+func (p *convPlan) columns(x, col []float32, n, g int) ([]float32, error) {
+	xo := (n*p.C + g*p.Cg) * p.IS
+	if p.direct {
+		return x[xo : xo+p.Cg*p.IS], nil
+	}
+	return col, kernels.Im2ColND(col, p.P, x[xo:xo+p.Cg*p.IS], p.geom)
+}
+
+// workers says how many goroutines share the images and how many threads
+// each product may use: one worker per thread when there are enough
+// images, each running its products alone.
+func (p *convPlan) workers(threads int) (t, gemmThreads int) {
+	t = max(1, min(threads, p.N))
+	if t == 1 {
+		return 1, kernels.Threads()
+	}
+	return t, 1
 }
 
 func (o *convOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
@@ -119,39 +147,43 @@ func (o *convOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	if p.N == 0 || p.P == 0 {
 		return []*tensor{y}, nil
 	}
-	col := c.pool.floats(p.CKK * p.chunk * p.P)
-	tmp := c.pool.floats(p.Mg * p.chunk * p.P)
-	for n0 := 0; n0 < p.N; n0 += p.chunk {
-		nb := min(p.chunk, p.N-n0)
-		ld := nb * p.P
-		for g := 0; g < o.group; g++ {
-			if err := p.im2col(c, x.f, col, n0, nb, g); err != nil {
-				c.pool.putFloats(col)
-				c.pool.putFloats(tmp)
-				c.pool.release(y)
-				return nil, err
-			}
-			sgemm(false, false, p.Mg, ld, p.CKK, 1, w.f[g*p.Mg*p.CKK:], p.CKK, col, ld, 0, tmp, ld)
-			parallelFor(c.threads, nb*p.Mg, max(1, elemGrain/p.P), func(lo, hi int) {
-				for q := lo; q < hi; q++ {
-					j, m := q/p.Mg, q%p.Mg
-					ch := g*p.Mg + m
-					dst := y.f[((n0+j)*p.M+ch)*p.P : ((n0+j)*p.M+ch+1)*p.P]
-					src := tmp[m*ld+j*p.P : m*ld+(j+1)*p.P]
-					if bias == nil {
-						copy(dst, src)
-						continue
-					}
-					bv := bias[ch]
-					for i, v := range src {
-						dst[i] = v + bv
-					}
-				}
-			})
-		}
+	t, gt := p.workers(c.threads)
+	var cols []float32
+	if !p.direct {
+		cols = c.pool.floats(t * p.CKK * p.P)
+		defer c.pool.putFloats(cols)
 	}
-	c.pool.putFloats(col)
-	c.pool.putFloats(tmp)
+	err = forWorkers(t, p.N, func(wk, lo, hi int) error {
+		var col []float32
+		if !p.direct {
+			col = cols[wk*p.CKK*p.P : (wk+1)*p.CKK*p.P]
+		}
+		for n := lo; n < hi; n++ {
+			yn := y.f[n*p.M*p.P : (n+1)*p.M*p.P]
+			for g := 0; g < o.group; g++ {
+				b, err := p.columns(x.f, col, n, g)
+				if err != nil {
+					return err
+				}
+				c.gemm(gt, false, false, p.Mg, p.P, p.CKK, 1, w.f[g*p.Mg*p.CKK:], p.CKK, b, p.P, 0, yn[g*p.Mg*p.P:], p.P)
+			}
+			// Bias and the fused Relu while the image's output is in cache.
+			for m := 0; m < p.M; m++ {
+				ym := yn[m*p.P : (m+1)*p.P]
+				switch {
+				case bias != nil:
+					kernels.Affine(ym, ym, 1, bias[m], o.relu)
+				case o.relu:
+					kernels.Relu(ym, ym)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.pool.release(y)
+		return nil, err
+	}
 	return []*tensor{y}, nil
 }
 
@@ -168,78 +200,117 @@ func biasGrad(c *runCtx, shape []int, gy []float32, N, M, P int) *tensor {
 	return db
 }
 
+// backward runs per image like forward: the fused Relu's mask, the bias
+// gradient (per-channel sums), dW_g += gy_g × col_gᵀ and dX_g = col2im(W_gᵀ
+// × gy_g), or W_gᵀ × gy_g written straight into dX when direct. Each worker
+// clears its images' slices of dX just before accumulating into them, and
+// sums dW and the bias gradient over its images; the workers' sums are then
+// added in worker order, so the result depends only on the thread count.
 func (o *convOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*tensor, error) {
 	x, w, gy := in[0], in[1], gout[0]
 	p, err := o.plan(x, w)
 	if err != nil {
 		return nil, err
 	}
+	wantBias := len(in) > 2 && in[2] != nil && want[2]
 	res := make([]*tensor, len(in))
-	var dx, dw *tensor
 	if want[0] {
-		dx = c.pool.zeroFloat(cloneShape(x.shape))
-		res[0] = dx
+		res[0] = c.pool.newFloat(cloneShape(x.shape))
 	}
-	if want[1] {
-		dw = c.pool.zeroFloat(cloneShape(w.shape))
-		res[1] = dw
+	dwInto := c.into(1) // the weight's gradient, added into directly
+	if want[1] && dwInto == nil {
+		res[1] = c.pool.zeroFloat(cloneShape(w.shape))
+		dwInto = res[1].f
+	} else if want[1] {
+		res[1] = addedIntoGrad
 	}
-	if len(in) > 2 && in[2] != nil && want[2] {
-		res[2] = biasGrad(c, in[2].shape, gy.f, p.N, p.M, p.P)
+	if wantBias {
+		res[2] = c.pool.zeroFloat(cloneShape(in[2].shape))
 	}
-	if dx == nil && dw == nil || p.N == 0 || p.P == 0 {
+	if p.N == 0 || p.P == 0 {
+		if res[0] != nil {
+			clear(res[0].f)
+		}
 		return res, nil
 	}
-	col := c.pool.floats(p.CKK * p.chunk * p.P)
-	gt := c.pool.floats(p.Mg * p.chunk * p.P)
-	err = o.backwardChunks(c, p, x, w, gy, dx, dw, col, gt)
-	c.pool.putFloats(col)
-	c.pool.putFloats(gt)
-	if err != nil {
-		for _, t := range res {
-			if t != nil {
-				c.pool.release(t)
+	t, gt := p.workers(c.threads)
+	// Scratch per worker: a column buffer, and for workers after the first
+	// their own dW and bias sums (the first adds into the results).
+	colLen, dwLen := 0, 0
+	if !p.direct {
+		colLen = p.CKK * p.P
+	}
+	if want[1] {
+		dwLen = p.M * p.CKK
+	}
+	stride := colLen + dwLen + p.M
+	scratch := c.pool.floats(t * stride)
+	defer c.pool.putFloats(scratch)
+	clear(scratch)
+	err = forWorkers(t, p.N, func(wk, lo, hi int) error {
+		s := scratch[wk*stride : (wk+1)*stride]
+		col, dw, db := s[:colLen], s[colLen:colLen+dwLen], s[colLen+dwLen:]
+		if wk == 0 {
+			if want[1] {
+				dw = dwInto
+			}
+			if wantBias {
+				db = res[2].f
 			}
 		}
-		return nil, err
-	}
-	return res, nil
-}
-
-// backwardChunks accumulates dW and writes dX (either may be nil) chunk of
-// images by chunk, with the scratch buffers col and gt.
-func (o *convOp) backwardChunks(c *runCtx, p *convPlan, x, w, gy, dx, dw *tensor, col, gt []float32) error {
-	for n0 := 0; n0 < p.N; n0 += p.chunk {
-		nb := min(p.chunk, p.N-n0)
-		ld := nb * p.P
-		for g := 0; g < o.group; g++ {
-			// gt[Mg, nb·P]: this group's output gradient, images side by side.
-			for j := 0; j < nb; j++ {
-				for m := 0; m < p.Mg; m++ {
-					ch := g*p.Mg + m
-					copy(gt[m*ld+j*p.P:m*ld+(j+1)*p.P], gy.f[((n0+j)*p.M+ch)*p.P:((n0+j)*p.M+ch+1)*p.P])
+		for n := lo; n < hi; n++ {
+			gn := gy.f[n*p.M*p.P : (n+1)*p.M*p.P]
+			if o.relu {
+				kernels.ReluBackward(gn, gn, out[0].f[n*p.M*p.P:(n+1)*p.M*p.P])
+			}
+			if wantBias {
+				for m := range p.M {
+					db[m] += kernels.Sum(gn[m*p.P : (m+1)*p.P])
 				}
 			}
-			wg := w.f[g*p.Mg*p.CKK : (g+1)*p.Mg*p.CKK]
-			if dw != nil {
-				if err := p.im2col(c, x.f, col, n0, nb, g); err != nil {
-					return err
+			for g := 0; g < o.group; g++ {
+				gg := gn[g*p.Mg*p.P : (g+1)*p.Mg*p.P]
+				if want[1] {
+					b, err := p.columns(x.f, col, n, g)
+					if err != nil {
+						return err
+					}
+					c.gemm(gt, false, true, p.Mg, p.CKK, p.P, 1, gg, p.P, b, p.P, 1, dw[g*p.Mg*p.CKK:], p.CKK)
 				}
-				// dW_g += gt · colᵀ
-				sgemm(false, true, p.Mg, p.CKK, ld, 1, gt, ld, col, ld, 1, dw.f[g*p.Mg*p.CKK:], p.CKK)
-			}
-			if dx != nil {
-				// dcol = W_gᵀ · gt, then scattered back into the images.
-				sgemm(true, false, p.CKK, ld, p.Mg, 1, wg, p.CKK, gt, ld, 0, col, ld)
-				err := parallelImages(c.threads, nb, func(j int) error {
-					xo := ((n0+j)*p.C + g*p.Cg) * p.IS
-					return kernels.Col2ImND(dx.f[xo:xo+p.Cg*p.IS], col[j*p.P:], ld, p.geom)
-				})
-				if err != nil {
-					return err
+				if want[0] {
+					xo := (n*p.C + g*p.Cg) * p.IS
+					dxg := res[0].f[xo : xo+p.Cg*p.IS]
+					wg := w.f[g*p.Mg*p.CKK : (g+1)*p.Mg*p.CKK]
+					if p.direct {
+						c.gemm(gt, true, false, p.CKK, p.P, p.Mg, 1, wg, p.CKK, gg, p.P, 0, dxg, p.P)
+						continue
+					}
+					c.gemm(gt, true, false, p.CKK, p.P, p.Mg, 1, wg, p.CKK, gg, p.P, 0, col, p.P)
+					clear(dxg)
+					if err := kernels.Col2ImND(dxg, col, p.P, p.geom); err != nil {
+						return err
+					}
 				}
 			}
 		}
+		return nil
+	})
+	if err == nil {
+		for wk := 1; wk < t; wk++ {
+			s := scratch[wk*stride : (wk+1)*stride]
+			if want[1] {
+				kernels.Axpy(1, s[colLen:colLen+dwLen], dwInto)
+			}
+			if wantBias {
+				kernels.Axpy(1, s[colLen+dwLen:], res[2].f)
+			}
+		}
+		return res, nil
 	}
-	return nil
+	for _, r := range res {
+		if r != nil && r != addedIntoGrad {
+			c.pool.release(r)
+		}
+	}
+	return nil, err
 }

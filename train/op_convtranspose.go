@@ -179,7 +179,7 @@ func (o *convTransposeOp) forwardChunks(c *runCtx, p *ctPlan, x, w, y *tensor, c
 		ld := nb * p.P
 		for g := 0; g < o.group; g++ {
 			gatherChunk(xt, x.f, n0, nb, g*p.Cg, p.Cg, p.C, p.P)
-			sgemm(true, false, p.MKK, ld, p.Cg, 1, w.f[g*p.Cg*p.MKK:], p.MKK, xt, ld, 0, col, ld)
+			c.gemm(0, true, false, p.MKK, ld, p.Cg, 1, w.f[g*p.Cg*p.MKK:], p.MKK, xt, ld, 0, col, ld)
 			err := parallelImages(c.threads, nb, func(j int) error {
 				yo := ((n0+j)*p.M + g*p.Mg) * p.YS
 				return kernels.Col2ImND(y.f[yo:yo+p.Mg*p.YS], col[j*p.P:], ld, p.geom)
@@ -287,10 +287,10 @@ func (o *convTransposeOp) backwardChunks(c *runCtx, p *ctPlan, x, w, gy, dx, dw 
 			wg := w.f[g*p.Cg*p.MKK : (g+1)*p.Cg*p.MKK]
 			if dw != nil { // dW_g += X_g · colᵀ
 				gatherChunk(xt, x.f, n0, nb, g*p.Cg, p.Cg, p.C, p.P)
-				sgemm(false, true, p.Cg, p.MKK, ld, 1, xt, ld, col, ld, 1, dw.f[g*p.Cg*p.MKK:], p.MKK)
+				c.gemm(0, false, true, p.Cg, p.MKK, ld, 1, xt, ld, col, ld, 1, dw.f[g*p.Cg*p.MKK:], p.MKK)
 			}
 			if dx != nil { // dX_g = W_g · col, then back into image layout
-				sgemm(false, false, p.Cg, ld, p.MKK, 1, wg, p.MKK, col, ld, 0, xt, ld)
+				c.gemm(0, false, false, p.Cg, ld, p.MKK, 1, wg, p.MKK, col, ld, 0, xt, ld)
 				for j := 0; j < nb; j++ {
 					for ch := 0; ch < p.Cg; ch++ {
 						copy(dx.f[((n0+j)*p.C+g*p.Cg+ch)*p.P:((n0+j)*p.C+g*p.Cg+ch+1)*p.P], xt[ch*ld+j*p.P:ch*ld+(j+1)*p.P])

@@ -7,18 +7,18 @@ import (
 	"github.com/shrinkml/shrink/onnxio"
 )
 
-// sgemm is the engine's one matrix product, C = alpha*op(A)*op(B) + beta*C
-// on row-major matrices (BLAS semantics; beta == 0 does not read C). Every
-// Gemm, MatMul and Conv goes through it.
-func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
 // gemmOp is ONNX Gemm: Y = alpha*A'*B' + beta*C with A' = A or Aᵀ, B' = B
 // or Bᵀ, C broadcast to Y's shape.
 type gemmOp struct {
 	alpha, beta    float32
 	transA, transB bool
+	relu           bool // a following Relu is fused in (see reluFuser)
+}
+
+func (o *gemmOp) fuseRelu(g gradSpec) (gradSpec, bool) {
+	o.relu = true
+	g.saveOut |= 1
+	return g, true
 }
 
 func buildGemm(b *buildCtx) (built, error) {
@@ -73,7 +73,10 @@ func (o *gemmOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 		expandTo(y.f, cc.f, cc.shape, y.shape)
 		beta = o.beta
 	}
-	sgemm(o.transA, o.transB, m, n, k, o.alpha, a.f, a.shape[1], b.f, b.shape[1], beta, y.f, n)
+	c.gemm(0, o.transA, o.transB, m, n, k, o.alpha, a.f, a.shape[1], b.f, b.shape[1], beta, y.f, n)
+	if o.relu {
+		kernels.Relu(y.f, y.f)
+	}
 	return []*tensor{y}, nil
 }
 
@@ -83,25 +86,33 @@ func (o *gemmOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 	if err != nil {
 		return nil, err
 	}
+	if o.relu {
+		kernels.ReluBackward(g.f, g.f, out[0].f)
+	}
 	lda, ldb := a.shape[1], b.shape[1]
 	res := make([]*tensor, len(in))
 	if want[0] {
 		da := c.pool.newFloat(cloneShape(a.shape))
 		if !o.transA { // dA (m×k) = alpha * dY · op(B)ᵀ
-			sgemm(false, !o.transB, m, k, n, o.alpha, g.f, n, b.f, ldb, 0, da.f, k)
+			c.gemm(0, false, !o.transB, m, k, n, o.alpha, g.f, n, b.f, ldb, 0, da.f, k)
 		} else { // dA (k×m) = alpha * op(B) · dYᵀ
-			sgemm(o.transB, true, k, m, n, o.alpha, b.f, ldb, g.f, n, 0, da.f, m)
+			c.gemm(0, o.transB, true, k, m, n, o.alpha, b.f, ldb, g.f, n, 0, da.f, m)
 		}
 		res[0] = da
 	}
 	if want[1] {
-		db := c.pool.newFloat(cloneShape(b.shape))
-		if !o.transB { // dB (k×n) = alpha * op(A)ᵀ · dY
-			sgemm(!o.transA, false, k, n, m, o.alpha, a.f, lda, g.f, n, 0, db.f, n)
-		} else { // dB (n×k) = alpha * dYᵀ · op(A)
-			sgemm(true, o.transA, n, k, m, o.alpha, g.f, n, a.f, lda, 0, db.f, k)
+		// Into the weight's gradient directly when the executor allows.
+		dst, beta := c.into(1), float32(1)
+		res[1] = addedIntoGrad
+		if dst == nil {
+			db := c.pool.newFloat(cloneShape(b.shape))
+			dst, beta, res[1] = db.f, 0, db
 		}
-		res[1] = db
+		if !o.transB { // dB (k×n) = alpha * op(A)ᵀ · dY
+			c.gemm(0, !o.transA, false, k, n, m, o.alpha, a.f, lda, g.f, n, beta, dst, n)
+		} else { // dB (n×k) = alpha * dYᵀ · op(A)
+			c.gemm(0, true, o.transA, n, k, m, o.alpha, g.f, n, a.f, lda, beta, dst, k)
+		}
 	}
 	if len(in) > 2 && in[2] != nil && want[2] {
 		dc := c.pool.newFloat(cloneShape(in[2].shape))
@@ -214,11 +225,11 @@ func (matMulOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	}
 	y := c.pool.newFloat(p.out)
 	if p.aFold {
-		sgemm(false, false, p.nBatch*p.m, p.n, p.k, 1, a.f, p.k, b.f, p.n, 0, y.f, p.n)
+		c.gemm(0, false, false, p.nBatch*p.m, p.n, p.k, 1, a.f, p.k, b.f, p.n, 0, y.f, p.n)
 		return []*tensor{y}, nil
 	}
 	p.forBatch(func(ao, bo, yo int) {
-		sgemm(false, false, p.m, p.n, p.k, 1, a.f[ao:], p.k, b.f[bo:], p.n, 0, y.f[yo:], p.n)
+		c.gemm(0, false, false, p.m, p.n, p.k, 1, a.f[ao:], p.k, b.f[bo:], p.n, 0, y.f[yo:], p.n)
 	})
 	return []*tensor{y}, nil
 }
@@ -233,12 +244,12 @@ func (matMulOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*te
 	if p.aFold {
 		if want[0] { // dA = dY · Bᵀ
 			da := c.pool.newFloat(cloneShape(a.shape))
-			sgemm(false, true, p.nBatch*p.m, p.k, p.n, 1, g.f, p.n, b.f, p.n, 0, da.f, p.k)
+			c.gemm(0, false, true, p.nBatch*p.m, p.k, p.n, 1, g.f, p.n, b.f, p.n, 0, da.f, p.k)
 			res[0] = da
 		}
 		if want[1] { // dB = Aᵀ · dY, summed over the folded batch
 			db := c.pool.newFloat(cloneShape(b.shape))
-			sgemm(true, false, p.k, p.n, p.nBatch*p.m, 1, a.f, p.k, g.f, p.n, 0, db.f, p.n)
+			c.gemm(0, true, false, p.k, p.n, p.nBatch*p.m, 1, a.f, p.k, g.f, p.n, 0, db.f, p.n)
 			res[1] = db
 		}
 		return res, nil
@@ -254,10 +265,10 @@ func (matMulOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*te
 	}
 	p.forBatch(func(ao, bo, yo int) {
 		if da != nil {
-			sgemm(false, true, p.m, p.k, p.n, 1, g.f[yo:], p.n, b.f[bo:], p.n, 1, da.f[ao:], p.k)
+			c.gemm(0, false, true, p.m, p.k, p.n, 1, g.f[yo:], p.n, b.f[bo:], p.n, 1, da.f[ao:], p.k)
 		}
 		if db != nil {
-			sgemm(true, false, p.k, p.n, p.m, 1, a.f[ao:], p.k, g.f[yo:], p.n, 1, db.f[bo:], p.n)
+			c.gemm(0, true, false, p.k, p.n, p.m, 1, a.f[ao:], p.k, g.f[yo:], p.n, 1, db.f[bo:], p.n)
 		}
 	})
 	return res, nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/shrinkml/shrink/kernels"
 	"github.com/shrinkml/shrink/onnxio"
 )
 
@@ -12,15 +13,18 @@ import (
 // with the batch's mean and population variance and, in Training mode,
 // moves the running statistics toward them: running = running*momentum +
 // batch*(1-momentum), as the ONNX spec defines it. Otherwise it uses the
-// running statistics.
+// running statistics. A Relu that follows it can be fused in (see
+// fuseRelu): the op then outputs the Relu's result.
 type batchNormOp struct {
 	eps, momentum float32
 	nodeTraining  bool // training_mode=1 on the node
 	updateState   bool // mean and var are weights: Training mode updates them
 	nOut          int
+	relu          bool // a following Relu is fused in
 	// from the last forward pass
 	batch bool
 	normStats
+	coefA, coefB []float32 // per channel: y = x*a + b before the Relu
 }
 
 func buildBatchNorm(b *buildCtx) (built, error) {
@@ -79,6 +83,17 @@ func init() {
 	register("InstanceNormalization", buildInstanceNorm)
 }
 
+// fuseRelu makes the op apply a Relu to its output (forward) and mask
+// its output gradient where that Relu was inactive (backward, recomputed
+// from the kept input), when the op has no other output.
+func (o *batchNormOp) fuseRelu(g gradSpec) (gradSpec, bool) {
+	if o.nOut != 1 {
+		return g, false
+	}
+	o.relu = true
+	return g, true
+}
+
 func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	x, scale, bias, rmean, rvar := in[0], in[1], in[2], in[3], in[4]
 	if len(x.shape) < 2 {
@@ -95,6 +110,10 @@ func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	m := N * S
 	o.batch = c.train || o.nodeTraining
 	o.resize(C)
+	if cap(o.coefA) < C {
+		o.coefA, o.coefB = make([]float32, C), make([]float32, C)
+	}
+	o.coefA, o.coefB = o.coefA[:C], o.coefB[:C]
 	// The batch variance, then the new running mean and variance.
 	stats := c.pool.floats(3 * C)
 	defer c.pool.putFloats(stats)
@@ -103,24 +122,19 @@ func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 		if m == 0 {
 			return nil, fmt.Errorf("batch statistics of an empty batch")
 		}
+		// One pass of float64 moments about the channel's first value,
+		// which is near enough to the mean to avoid cancellation.
 		parallelFor(c.threads, C, 1, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
-				var s float64
+				shift := x.f[ch*S]
+				var s, q float64
 				for n := 0; n < N; n++ {
-					for _, v := range x.f[(n*C+ch)*S : (n*C+ch+1)*S] {
-						s += float64(v)
-					}
+					ps, pq := kernels.Moments(x.f[(n*C+ch)*S:(n*C+ch+1)*S], shift)
+					s, q = s+ps, q+pq
 				}
-				mu := s / float64(m)
-				var q float64
-				for n := 0; n < N; n++ {
-					for _, v := range x.f[(n*C+ch)*S : (n*C+ch+1)*S] {
-						d := float64(v) - mu
-						q += d * d
-					}
-				}
-				v := q / float64(m)
-				o.mean[ch] = float32(mu)
+				d := s / float64(m)
+				v := max(q/float64(m)-d*d, 0)
+				o.mean[ch] = float32(float64(shift) + d)
 				bvar[ch] = float32(v)
 				o.invstd[ch] = float32(1 / math.Sqrt(v+float64(o.eps)))
 			}
@@ -132,16 +146,15 @@ func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 			o.invstd[ch] = float32(1 / math.Sqrt(float64(rvar.f[ch])+float64(o.eps)))
 		}
 	}
+	for ch := 0; ch < C; ch++ {
+		o.coefA[ch] = scale.f[ch] * o.invstd[ch]
+		o.coefB[ch] = bias.f[ch] - o.mean[ch]*o.coefA[ch]
+	}
 	y := c.pool.newFloat(cloneShape(x.shape))
 	parallelFor(c.threads, N*C, max(1, elemGrain/max(S, 1)), func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {
 			ch := nc % C
-			a := scale.f[ch] * o.invstd[ch]
-			bb := bias.f[ch] - o.mean[ch]*a
-			ys, xs := y.f[nc*S:(nc+1)*S], x.f[nc*S:(nc+1)*S]
-			for i, v := range xs {
-				ys[i] = v*a + bb
-			}
+			kernels.Affine(y.f[nc*S:(nc+1)*S], x.f[nc*S:(nc+1)*S], o.coefA[ch], o.coefB[ch], o.relu)
 		}
 	})
 	res := []*tensor{y}
@@ -175,28 +188,37 @@ func (o *batchNormOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	return res, nil
 }
 
+// backward: with g' the output gradient (masked by the fused Relu), xh =
+// (x−μ)·inv and m values per channel, dbias = Σg', dscale = Σg'·xh and,
+// with batch statistics, dx = scale·inv/m · (m·g' − dbias − xh·dscale),
+// which kernels.AffineBackward computes as c1·g' + c2·x + c3; with fixed
+// statistics dx = scale·inv·g'.
 func (o *batchNormOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*tensor, error) {
 	x, scale, g := in[0], in[1], gout[0]
 	C := x.shape[1]
 	N := x.shape[0]
 	S := prod(x.shape[2:])
-	m := float32(N * S)
+	m := float64(N * S)
 	dscale := make([]float32, C)
 	dbias := make([]float32, C)
-	// Per channel: sums of g and g*xhat.
+	coef := make([][3]float32, C)
 	parallelFor(c.threads, C, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			mu, inv := o.mean[ch], o.invstd[ch]
+			a, b, mu, inv := o.coefA[ch], o.coefB[ch], o.mean[ch], float64(o.invstd[ch])
 			var sg, sgx float64
 			for n := 0; n < N; n++ {
-				gs := g.f[(n*C+ch)*S : (n*C+ch+1)*S]
-				xs := x.f[(n*C+ch)*S : (n*C+ch+1)*S]
-				for i, gv := range gs {
-					sg += float64(gv)
-					sgx += float64(gv) * float64((xs[i]-mu)*inv)
-				}
+				ps, px := kernels.AffineGradSums(g.f[(n*C+ch)*S:(n*C+ch+1)*S], x.f[(n*C+ch)*S:(n*C+ch+1)*S], a, b, o.relu, mu)
+				sg, sgx = sg+ps, sgx+px
 			}
-			dbias[ch], dscale[ch] = float32(sg), float32(sgx)
+			ss := sgx * inv
+			dbias[ch], dscale[ch] = float32(sg), float32(ss)
+			if !o.batch {
+				coef[ch] = [3]float32{a, 0, 0}
+				continue
+			}
+			k := float64(scale.f[ch]) * inv / m
+			c2 := -k * ss * inv
+			coef[ch] = [3]float32{float32(k * m), float32(c2), float32(-k*sg - c2*float64(mu))}
 		}
 	})
 	res := make([]*tensor, len(in))
@@ -205,21 +227,8 @@ func (o *batchNormOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) 
 		parallelFor(c.threads, N*C, max(1, elemGrain/max(S, 1)), func(lo, hi int) {
 			for nc := lo; nc < hi; nc++ {
 				ch := nc % C
-				mu, inv := o.mean[ch], o.invstd[ch]
-				gs, xs, ds := g.f[nc*S:(nc+1)*S], x.f[nc*S:(nc+1)*S], dx.f[nc*S:(nc+1)*S]
-				if !o.batch {
-					a := scale.f[ch] * inv
-					for i, gv := range gs {
-						ds[i] = gv * a
-					}
-					continue
-				}
-				k := scale.f[ch] * inv / m
-				sb, ss := dbias[ch], dscale[ch]
-				for i, gv := range gs {
-					xh := (xs[i] - mu) * inv
-					ds[i] = k * (m*gv - sb - xh*ss)
-				}
+				k := coef[ch]
+				kernels.AffineBackward(dx.f[nc*S:(nc+1)*S], g.f[nc*S:(nc+1)*S], x.f[nc*S:(nc+1)*S], o.coefA[ch], o.coefB[ch], o.relu, k[0], k[1], k[2])
 			}
 		})
 		res[0] = dx

@@ -147,6 +147,18 @@ func (o *poolOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 	IS, P := w.inSize(), w.outSize()
 	y := c.pool.newFloat(shape)
 	o.argmax = o.argmax[:0]
+	if w.is2x2() && o.nOut == 1 {
+		pool := kernels.AvgPool2x2
+		if o.max {
+			pool = kernels.MaxPool2x2
+		}
+		parallelFor(c.threads, planes, max(1, elemGrain/max(IS, 1)), func(lo, hi int) {
+			for pl := lo; pl < hi; pl++ {
+				pool(y.f[pl*P:(pl+1)*P], x.f[pl*IS:(pl+1)*IS], w.in[1], w.in[2])
+			}
+		})
+		return []*tensor{y}, nil
+	}
 	if o.max && w.in[0] == 1 && w.k[0] == 1 && o.nOut == 1 {
 		o.maxPool2D(c, &w, x.f, y.f, planes)
 	} else if err := o.forwardGeneral(c, &w, x, y, planes); err != nil {
@@ -182,21 +194,6 @@ func (o *poolOp) forward(c *runCtx, in []*tensor) ([]*tensor, error) {
 func (o *poolOp) maxPool2D(c *runCtx, w *window, x, y []float32, planes int) {
 	IH, IW, OH, OW := w.in[1], w.in[2], w.out[1], w.out[2]
 	IS, P := IH*IW, OH*OW
-	if w.is2x2() {
-		parallelFor(c.threads, planes, max(1, elemGrain/max(IS, 1)), func(lo, hi int) {
-			for pl := lo; pl < hi; pl++ {
-				xs, ys := x[pl*IS:(pl+1)*IS], y[pl*P:(pl+1)*P]
-				for oh := 0; oh < OH; oh++ {
-					r0, r1 := xs[2*oh*IW:(2*oh+1)*IW], xs[(2*oh+1)*IW:(2*oh+2)*IW]
-					yr := ys[oh*OW : (oh+1)*OW]
-					for ow := range yr {
-						yr[ow] = max(max(r0[2*ow], r0[2*ow+1]), max(r1[2*ow], r1[2*ow+1]))
-					}
-				}
-			}
-		})
-		return
-	}
 	parallelFor(c.threads, planes, max(1, elemGrain/max(IS, 1)), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			xs := x[pl*IS : (pl+1)*IS]
@@ -230,31 +227,6 @@ func (o *poolOp) maxPool2D(c *runCtx, w *window, x, y []float32, planes int) {
 func (o *poolOp) maxPool2DBackward(c *runCtx, w *window, x, y, g, dx []float32, planes int) {
 	IH, IW, OH, OW := w.in[1], w.in[2], w.out[1], w.out[2]
 	IS, P := IH*IW, OH*OW
-	if w.is2x2() {
-		parallelFor(c.threads, planes, max(1, elemGrain/max(IS, 1)), func(lo, hi int) {
-			for pl := lo; pl < hi; pl++ {
-				xs, ds := x[pl*IS:(pl+1)*IS], dx[pl*IS:(pl+1)*IS]
-				ys, gs := y[pl*P:(pl+1)*P], g[pl*P:(pl+1)*P]
-				for oh := 0; oh < OH; oh++ {
-					o0, o1 := 2*oh*IW, (2*oh+1)*IW
-					for ow := 0; ow < OW; ow++ {
-						b, gv := ys[oh*OW+ow], gs[oh*OW+ow]
-						switch i := 2 * ow; {
-						case xs[o0+i] == b:
-							ds[o0+i] += gv
-						case xs[o0+i+1] == b:
-							ds[o0+i+1] += gv
-						case xs[o1+i] == b:
-							ds[o1+i] += gv
-						case xs[o1+i+1] == b:
-							ds[o1+i+1] += gv
-						}
-					}
-				}
-			}
-		})
-		return
-	}
 	parallelFor(c.threads, planes, max(1, elemGrain/max(IS, 1)), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			xs, ds := x[pl*IS:(pl+1)*IS], dx[pl*IS:(pl+1)*IS]
@@ -284,10 +256,12 @@ func (o *poolOp) maxPool2DBackward(c *runCtx, w *window, x, y, g, dx []float32, 
 }
 
 // is2x2 reports a 2×2 window with stride 2, no padding or dilation, over
-// one plane of two spatial dimensions.
+// one plane of two spatial dimensions: the kernels' MaxPool2x2 and
+// AvgPool2x2 and their gradients.
 func (w *window) is2x2() bool {
 	return w.k == [3]int{1, 2, 2} && w.s == [3]int{1, 2, 2} && w.d == [3]int{1, 1, 1} &&
-		w.pb == [3]int{} && w.pe == [3]int{} && w.in[0] == 1
+		w.pb == [3]int{} && w.pe == [3]int{} && w.in[0] == 1 &&
+		w.out[1] == w.in[1]/2 && w.out[2] == w.in[2]/2 // not ceil_mode past the input
 }
 
 func (o *poolOp) forwardGeneral(c *runCtx, w *window, x, y *tensor, planes int) error {
@@ -346,6 +320,21 @@ func (o *poolOp) backward(c *runCtx, in, out, gout []*tensor, want []bool) ([]*t
 	}
 	planes := x.shape[0] * x.shape[1]
 	IS, P := w.inSize(), w.outSize()
+	if w.is2x2() && len(o.argmax) == 0 {
+		// The kernels write every position of dx: no zeroing pass.
+		dx := c.pool.newFloat(cloneShape(x.shape))
+		parallelFor(c.threads, planes, max(1, elemGrain/max(IS, 1)), func(lo, hi int) {
+			for pl := lo; pl < hi; pl++ {
+				d, gs := dx.f[pl*IS:(pl+1)*IS], g.f[pl*P:(pl+1)*P]
+				if o.max {
+					kernels.MaxPool2x2Backward(d, gs, x.f[pl*IS:(pl+1)*IS], w.in[1], w.in[2])
+				} else {
+					kernels.AvgPool2x2Backward(d, gs, w.in[1], w.in[2])
+				}
+			}
+		})
+		return []*tensor{dx}, nil
+	}
 	dx := c.pool.zeroFloat(cloneShape(x.shape))
 	if o.max && len(o.argmax) == 0 {
 		o.maxPool2DBackward(c, &w, x.f, out[0].f, g.f, dx.f, planes)

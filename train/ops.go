@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/shrinkml/shrink/kernels"
 	"github.com/shrinkml/shrink/onnxio"
 	"github.com/shrinkml/shrink/onnxio/onnxpb"
 )
@@ -43,6 +44,42 @@ type runCtx struct {
 	train   bool // training semantics (batch statistics, dropout)
 	grad    bool // a backward pass may follow
 	rng     *rand.Rand
+	bf16    bool // matrix products in bf16 mixed precision
+	// gradInto[k], during a backward call, is the trainable weight's
+	// Param.Grad that input k's gradient accumulates into (nil for other
+	// inputs): an op may add its gradient there itself (a weight gradient's
+	// product with beta = 1) and return addedIntoGrad for that input,
+	// sparing a buffer and a pass over it.
+	gradInto [][]float32
+}
+
+// addedIntoGrad is the gradient a backward returns for an input whose
+// gradient it has already added into runCtx.gradInto.
+var addedIntoGrad = &tensor{}
+
+// into returns where input k's gradient may be accumulated directly, or nil.
+func (c *runCtx) into(k int) []float32 {
+	if k < len(c.gradInto) {
+		return c.gradInto[k]
+	}
+	return nil
+}
+
+// gemm is the engine's one matrix product, C = alpha*op(A)*op(B) + beta*C
+// on row-major matrices (BLAS semantics; beta == 0 does not read C), on at
+// most threads goroutines (≤ 0: kernels.Threads()). Every Gemm, MatMul,
+// Conv and ConvTranspose, forward and backward, goes through it: in float32
+// (kernels.Sgemm), or with Precision BF16 on bfloat16-rounded operands with
+// float32 sums (kernels.SgemmBF16).
+func (c *runCtx) gemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, y []float32, ldy int) {
+	switch {
+	case c.bf16:
+		kernels.SgemmBF16(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, y, ldy)
+	case threads <= 0:
+		kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, y, ldy)
+	default:
+		kernels.SgemmThreads(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, y, ldy)
+	}
 }
 
 // buildCtx is what an op builder sees.

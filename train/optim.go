@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+
+	"github.com/shrinkml/shrink/kernels"
 )
 
 // Optimizer updates parameters from their gradients. Step applies one
@@ -38,37 +40,23 @@ func (o *SGD) Step(params []*Param, lr float32) {
 	for _, p := range params {
 		maskGrad(p)
 		w, g := p.Data, p.Grad[:len(p.Data)]
-		if mu == 0 {
-			chunks(len(w), func(lo, hi int) {
-				w, g := w[lo:hi], g[lo:hi]
-				for i, gv := range g {
-					w[i] -= lr * (gv + wd*w[i])
-				}
-			})
-			applyMask(p)
-			continue
-		}
-		b := o.buf[p]
-		first := b == nil
-		if first {
-			b = make([]float32, len(w))
-			o.buf[p] = b
-		}
-		b = b[:len(w)]
-		chunks(len(w), func(lo, hi int) {
-			w, g, b := w[lo:hi], g[lo:hi], b[lo:hi]
-			for i, gv := range g {
-				d := gv + wd*w[i]
-				bv := d // the first step's buffer is the gradient
-				if !first {
-					bv = mu*b[i] + d
-				}
-				b[i] = bv
-				if nesterov {
-					bv = d + mu*bv
-				}
-				w[i] -= lr * bv
+		var b []float32
+		if mu != 0 {
+			// A zeroed buffer makes the first step's buffer the gradient,
+			// as PyTorch's is.
+			b = o.buf[p]
+			if b == nil {
+				b = make([]float32, len(w))
+				o.buf[p] = b
 			}
+			b = b[:len(w)]
+		}
+		chunks(len(w), func(lo, hi int) {
+			var bc []float32
+			if b != nil {
+				bc = b[lo:hi]
+			}
+			kernels.SGDStep(w[lo:hi], g[lo:hi], bc, lr, mu, wd, nesterov)
 		})
 		applyMask(p, b)
 	}
@@ -144,16 +132,9 @@ func (o *Adam) Step(params []*Param, lr float32) {
 		if o.cfg.Decoupled {
 			l2, decay = 0, 1-lr*wd
 		}
+		c := kernels.AdamCoeffs{Beta1: b1, Beta2: b2, L2: l2, Decay: decay, Step: stepSize, InvSqrtC2: invSqrtC2, Eps: eps}
 		chunks(len(w), func(lo, hi int) {
-			w, gr, m, v := w[lo:hi], gr[lo:hi], m[lo:hi], v[lo:hi]
-			for i, g := range gr {
-				wi := w[i] * decay
-				g += l2 * wi
-				mi := b1*m[i] + (1-b1)*g
-				vi := b2*v[i] + (1-b2)*g*g
-				m[i], v[i] = mi, vi
-				w[i] = wi - stepSize*mi/(sqrt32(vi)*invSqrtC2+eps)
-			}
+			kernels.AdamStep(w[lo:hi], gr[lo:hi], m[lo:hi], v[lo:hi], c)
 		})
 		applyMask(p, m, v)
 	}
@@ -169,8 +150,6 @@ func maskGrad(p *Param) {
 		}
 	}
 }
-
-func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
 
 // applyMask zeroes masked entries of the weights and of optimizer state.
 func applyMask(p *Param, state ...[]float32) {

@@ -60,6 +60,9 @@ func main() {
 		gen(kernel{name: "sgemmKernel6x16AVX2", mr: 6, nv: 2, width: 8, unroll: 4, arows: arows})
 		gen(kernel{name: "sgemmKernel12x32AVX512", mr: 12, nv: 2, width: 16, unroll: 4, arows: arows})
 	}
+	for _, mr := range []int{1, 2, 4, 8, 16} {
+		narrow(mr)
+	}
 	transpose16()
 	transpose8()
 	Generate()
@@ -361,4 +364,116 @@ func paramAddr(name string) Mem {
 		panic(err)
 	}
 	return b.Addr
+}
+
+// narrow emits sgemmNarrow<mr>AVX512, the kernel of products with at most
+// 16 columns: mr rows of C, each one vector of 16 columns (the mask selects
+// the n that exist), updated with alpha*A*B + beta*C from mr rows of A
+// (stride lda, read with embedded broadcasts) and a packed B of k rows of
+// 16 values. Two B registers alternate between k steps.
+func narrow(mr int) {
+	name := fmt.Sprintf("sgemmNarrow%dAVX512", mr)
+	TEXT(name, NOSPLIT, "func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mask uint16)")
+	Doc(fmt.Sprintf("%s updates %d rows of C (row stride ldc, the columns in mask) with alpha*A*B + beta*C, where A holds %d rows of k values with stride lda and B is k packed rows of 16 values; beta == 0 means C is not read.", name, mr, mr))
+	Pragma("noescape")
+	kn := kernel{mr: mr, nv: 1, width: 16, arows: true}
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	l1 := Load(Param("lda"), GP64())
+	SHLQ(U8(2), l1)
+	l3, l5, l7 := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: l1, Index: l1, Scale: 2}, l3)
+	LEAQ(Mem{Base: l1, Index: l1, Scale: 4}, l5)
+	LEAQ(Mem{Base: l3, Index: l1, Scale: 4}, l7)
+	var a2 Register
+	if mr > 9 {
+		a2 = GP64()
+		LEAQ(Mem{Base: a, Index: l1, Scale: 8}, a2)
+		ADDQ(l1, a2)
+	}
+	off := []struct {
+		idx   Register
+		scale uint8
+	}{{nil, 0}, {l1, 1}, {l1, 2}, {l3, 1}, {l1, 4}, {l5, 1}, {l3, 2}, {l7, 1}, {l1, 8}}
+	aAt := func(r, u int) Mem {
+		base := a
+		if r >= 9 {
+			base, r = a2, r-9
+		}
+		m := Mem{Base: base, Disp: u * 4}
+		if o := off[r]; o.idx != nil {
+			m.Index, m.Scale = o.idx, o.scale
+		}
+		return m
+	}
+	b := Load(Param("b"), GP64())
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	mask := K()
+	t := Load(Param("mask"), GP32())
+	KMOVW(t, mask)
+	acc := func(r int) VecPhysical { return kn.vec(r) }
+	breg := func(u int) VecPhysical { return kn.vec(mr + u%2) }
+	for r := 0; r < mr; r++ {
+		VXORPS(acc(r), acc(r), acc(r))
+	}
+	step := func(u int) {
+		VMOVUPS(Mem{Base: b, Disp: u * 64}, breg(u))
+		for r := 0; r < mr; r++ {
+			VFMADD231PS_BCST(aAt(r, u), breg(u), acc(r))
+		}
+	}
+	const unroll = 4
+	Label("loop")
+	CMPQ(k, U32(unroll))
+	JL(LabelRef("tail"))
+	for u := 0; u < unroll; u++ {
+		step(u)
+	}
+	advanceA(kn, a, a2, unroll)
+	ADDQ(U32(unroll*64), b)
+	SUBQ(U32(unroll), k)
+	JMP(LabelRef("loop"))
+	Label("tail")
+	TESTQ(k, k)
+	JE(LabelRef("store"))
+	step(0)
+	advanceA(kn, a, a2, 1)
+	ADDQ(U32(64), b)
+	DECQ(k)
+	JMP(LabelRef("tail"))
+
+	Label("store")
+	av := breg(0)
+	VBROADCASTSS(paramAddr("alpha"), av)
+	for r := 0; r < mr; r++ {
+		VMULPS(av, acc(r), acc(r))
+	}
+	betaBits := GP32()
+	MOVL(paramAddr("beta"), betaBits)
+	SHLL(U8(1), betaBits) // -0 counts as zero
+	JZ(LabelRef("betazero"))
+	Comment("C = alpha*acc + beta*C, the columns in mask")
+	bv, cv := breg(1), kn.vec(mr+2)
+	VBROADCASTSS(paramAddr("beta"), bv)
+	for r := 0; r < mr; r++ {
+		VMOVUPS_Z(Mem{Base: c}, mask, cv)
+		VFMADD231PS(cv, bv, acc(r))
+		VMOVUPS(acc(r), mask, Mem{Base: c})
+		if r < mr-1 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+	Label("betazero")
+	for r := 0; r < mr; r++ {
+		VMOVUPS(acc(r), mask, Mem{Base: c})
+		if r < mr-1 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
 }
