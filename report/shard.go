@@ -66,13 +66,13 @@ func (s *Sum) UnmarshalJSON(b []byte) error {
 		case "-Infinity":
 			*s = Sum(math.Inf(-1))
 		default:
-			return fmt.Errorf("want a number, NaN, Infinity or -Infinity, got %q", str)
+			return &json.UnmarshalTypeError{Value: fmt.Sprintf("string %q", str), Type: typeOfFloat}
 		}
 		return nil
 	}
 	var v float64
 	if err := json.Unmarshal(b, &v); err != nil {
-		return &json.UnmarshalTypeError{Value: "non-number", Type: typeOfFloat}
+		return &json.UnmarshalTypeError{Value: firstLine(string(b)), Type: typeOfFloat}
 	}
 	*s = Sum(v)
 	return nil

@@ -288,3 +288,50 @@ func TestRunWithTask(t *testing.T) {
 		t.Error("top1 with a task accepted")
 	}
 }
+
+// TestTaskPartialsMerge: the CTC sums of two halves of a data set, merged,
+// give the figures of the whole.
+func TestTaskPartialsMerge(t *testing.T) {
+	task := NewCTCTask([]string{"a", "b", "中"}, []string{"ab", "a 中", "bb", "中"})
+	b0 := ctcBatch(t, 5, []int{1, 0, 2, 0}, []int{1, 4, 3, 3})
+	b1 := ctcBatch(t, 5, []int{2, 2, 2, 0}, []int{0, 0, 0, 0})
+	whole := task.NewScorer()
+	if whole.Add(b0, 0, 2) != nil || whole.Add(b1, 2, 2) != nil {
+		t.Fatal("add")
+	}
+	a, b := task.NewScorer(), task.NewScorer()
+	if a.Add(b0, 0, 2) != nil || b.Add(b1, 2, 2) != nil {
+		t.Fatal("add")
+	}
+	merged := a.Partial()
+	if err := merged.Merge(TaskPartial{}); err != nil { // an empty part adds nothing
+		t.Fatal(err)
+	}
+	if err := merged.Merge(b.Partial()); err != nil {
+		t.Fatal(err)
+	}
+	got, want := taskResultOf(t, CTC, merged), taskResult(t, CTC, whole)
+	if got.Samples != 4 || got.Value != want.Value || len(got.Figures) != len(want.Figures) {
+		t.Fatalf("merged %+v, whole %+v", got, want)
+	}
+	for i := range got.Figures {
+		if got.Figures[i] != want.Figures[i] {
+			t.Errorf("%+v, want %+v", got.Figures[i], want.Figures[i])
+		}
+	}
+	if err := merged.Merge(TaskPartial{Samples: 1, Sums: []Figure{{"matched", 1}, {"reference_boxes", 1}, {"predicted_boxes", 1}}}); err == nil {
+		t.Error("box sums merged into ctc sums")
+	}
+	if _, err := SummarizeTask("plug-in", merged); err == nil || !strings.Contains(err.Error(), "Task.Summarize") {
+		t.Errorf("unknown metric: %v", err)
+	}
+}
+
+func taskResultOf(t *testing.T, m Metric, p TaskPartial) TaskResult {
+	t.Helper()
+	r, err := SummarizeTask(m, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
