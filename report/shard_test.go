@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shrinkml/shrink/dataset"
+	"github.com/shrinkml/shrink/internal/schemacheck"
 	"github.com/shrinkml/shrink/validate"
 )
 
@@ -74,4 +76,94 @@ func TestPartialDocRoundTrip(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.doc, err, c.want)
 		}
 	}
+}
+
+// shardResults builds the eval results of shard 0/2 and 1/2 of a
+// 10-sample data set in batches of 4 (batches [0, 1) and [1, 3)) without
+// running a model: 3 and 4 of 4 and 6 samples right.
+func shardResults(t testing.TB) [2][]byte {
+	t.Helper()
+	var out [2][]byte
+	for i, c := range []struct{ first, end, right int }{{0, 4, 3}, {4, 10, 4}} {
+		n := int64(c.end - c.first)
+		p := &validate.Partial{Samples: n, BatchSize: 4, Labels: true, Metric: validate.Top1, Tensors: []string{},
+			Models:  []validate.ModelPartial{{Name: "m.onnx", Path: "m.onnx", Output: "y", Class: validate.Classification{Samples: n, Top1: int64(c.right), Top5: n}}},
+			Timings: []validate.TimingPartial{{BatchSize: 4, Threads: 1, Warmup: 1, Times: [][]time.Duration{{time.Millisecond * time.Duration(i+1)}}}}}
+		ev, err := p.Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Shard = &dataset.Range{Shard: dataset.Shard{Index: i, Count: 2}, FirstBatch: i, EndBatch: 1 + 2*i, FirstSample: c.first, EndSample: c.end,
+			TotalBatches: 3, TotalSamples: 10, BatchSize: 4}
+		ev.SetSizes([]*validate.Size{{FileBytes: 9, TotalBytes: 9, SHA256: "sha256:" + strings.Repeat("ab", 32)}})
+		b, err := JSON(NewEval(ev, Meta{Tool: "shrink test", Data: "x.npy", DataFingerprint: "sha256:0f"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+func TestMergeShardResults(t *testing.T) {
+	r := shardResults(t)
+	d, err := Merge([]*Input{mustParse(t, "b.json", r[1]), mustParse(t, "a.json", r[0])}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Eval
+	if len(d.Shards) != 1 || json.Unmarshal(d.Shards[0].Result, &got) != nil {
+		t.Fatalf("shards %+v", d.Shards)
+	}
+	a := got.Model.Accuracy
+	if a == nil || *a.Correct != 7 || a.Samples != 10 || *a.Value != 0.7 || got.Data.Samples != 10 || got.Shard != nil || got.Model.Latency.P50Ms != 1 {
+		t.Errorf("merged %+v (latency %+v)", a, got.Model.Latency)
+	}
+	// Shard 0 is a.json, given second: the sources follow the shard order;
+	// the row names both files and its latency is shard 0's.
+	if s := d.Shards[0]; s.Sources[0] != 1 || s.Sources[1] != 0 || *s.LatencyFrom != 1 || len(d.Models) != 1 || len(d.Models[0].Sources) != 2 ||
+		*d.Models[0].Accuracy != 0.7 || d.Models[0].Latency.Source != 1 {
+		t.Errorf("group %+v, row %+v", s, d.Models[0])
+	}
+	out, _ := JSON(d)
+	if err := schemacheck.Validate("report.schema.json", out); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range r {
+		if err := schemacheck.Validate("eval.schema.json", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustParse(t testing.TB, path string, b []byte) *Input {
+	t.Helper()
+	in, err := ParseInput(path, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// FuzzMergeShards: whatever the second shard's bytes, merging never
+// panics, and an error names a file.
+func FuzzMergeShards(f *testing.F) {
+	r := shardResults(f)
+	f.Add(r[1])
+	f.Add([]byte(strings.Replace(string(r[1]), `"count": 2`, `"count": 1`, 1)))
+	f.Add([]byte(strings.Replace(string(r[1]), `"index": 1`, `"index": 7`, 1)))
+	f.Add([]byte(strings.Replace(string(r[1]), `"times_ns": [`, `"times_ns": [[], `, 1)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		second, err := ParseInput("b.json", b)
+		if err != nil {
+			return
+		}
+		first, err := ParseInput("a.json", r[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Merge([]*Input{first, second}, Options{}); err != nil && !strings.HasPrefix(err.Error(), "a.json: ") && !strings.HasPrefix(err.Error(), "b.json: ") {
+			t.Errorf("error without a file name: %v", err)
+		}
+	})
 }

@@ -85,11 +85,11 @@ func units(inputs []*Input, doc *Document) ([]unit, error) {
 	}
 	for g := range out {
 		if ms := members[g]; ms != nil {
-			raw, also, err := mergeGroup(ms, doc)
+			raw, src, also, err := mergeGroup(ms, doc)
 			if err != nil {
 				return nil, err
 			}
-			out[g].raw, out[g].also = raw, also
+			out[g].raw, out[g].src, out[g].also = raw, src, also
 		}
 	}
 	return out, nil
@@ -131,6 +131,14 @@ func decodeShard(in *Input, src int) (*shardDoc, error) {
 	if sh := s.shard; sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
 		return nil, fmt.Errorf("shard.index %d, shard.count %d: want 0 ≤ index < count", sh.Index, sh.Count)
 	}
+	if len(s.partial.Models) != len(s.models) {
+		return nil, fmt.Errorf("partial.models: %d for the result's %d models", len(s.partial.Models), len(s.models))
+	}
+	for i, m := range s.partial.Models {
+		if m.Path != s.models[i].Path {
+			return nil, fmt.Errorf("partial.models[%d].path: %q, but the result's model %d is %q", i, m.Path, i, s.models[i].Path)
+		}
+	}
 	if got, want := s.partial.Samples, int64(s.shard.EndSample-s.shard.FirstSample); got != want {
 		return nil, fmt.Errorf("partial.samples: %d, but the shard holds samples [%d, %d)", got, s.shard.FirstSample, s.shard.EndSample)
 	}
@@ -138,39 +146,49 @@ func decodeShard(in *Input, src int) (*shardDoc, error) {
 }
 
 // mergeGroup checks that the shards are every shard of one run, and merges
-// their partial results in shard order into one result document. Errors
-// are one line naming a file.
-func mergeGroup(ms []*shardDoc, doc *Document) (raw []byte, also []int, err error) {
+// their partial results in shard order into one result document, read as
+// coming from src (the shard whose latency it shows, else shard 0) and
+// also the other files. Errors are one line naming a file.
+func mergeGroup(ms []*shardDoc, doc *Document) (raw []byte, src int, also []int, err error) {
 	first := ms[0]
 	n := first.shard.Count
-	byIndex := make([]*shardDoc, n)
+	seen := map[int]*shardDoc{}
 	for _, s := range ms {
 		if err := sameRun(first, s); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", s.in.Path, err)
+			return nil, 0, nil, fmt.Errorf("%s: %w", s.in.Path, err)
 		}
-		if d := byIndex[s.shard.Index]; d != nil {
-			return nil, nil, fmt.Errorf("%s: shard %d/%d again (also %s)", s.in.Path, s.shard.Index, n, d.in.Path)
+		if d := seen[s.shard.Index]; d != nil {
+			return nil, 0, nil, fmt.Errorf("%s: shard %d/%d again (also %s)", s.in.Path, s.shard.Index, n, d.in.Path)
 		}
-		byIndex[s.shard.Index] = s
+		seen[s.shard.Index] = s
 	}
-	var missing []string
-	for i, s := range byIndex {
-		if s == nil {
-			missing = append(missing, fmt.Sprint(i))
+	if len(seen) < n {
+		// Name the first few missing indices (the count comes from a file:
+		// never loop or allocate by it).
+		var missing []string
+		for i := 0; len(missing) < 8 && i < n; i++ {
+			if seen[i] == nil {
+				missing = append(missing, fmt.Sprint(i))
+			}
 		}
+		if k := n - len(seen); k > len(missing) {
+			missing = append(missing, fmt.Sprintf("… (%d in all)", k))
+		}
+		return nil, 0, nil, fmt.Errorf("%s: shard %s of %d missing (a run of %d shards needs every index from 0 to %d)", first.in.Path, strings.Join(missing, ", "), n, n, n-1)
 	}
-	if len(missing) > 0 {
-		return nil, nil, fmt.Errorf("%s: shard %s of %d missing (a run of %d shards needs every index from 0 to %d)", first.in.Path, strings.Join(missing, ", "), n, n, n-1)
+	byIndex := make([]*shardDoc, n)
+	for i, s := range seen {
+		byIndex[i] = s
 	}
 	next := 0
 	for _, s := range byIndex {
 		if s.shard.FirstBatch != next || s.shard.EndBatch < s.shard.FirstBatch {
-			return nil, nil, fmt.Errorf("%s: shard %d/%d holds batches [%d, %d), want them to start at %d", s.in.Path, s.shard.Index, n, s.shard.FirstBatch, s.shard.EndBatch, next)
+			return nil, 0, nil, fmt.Errorf("%s: shard %d/%d holds batches [%d, %d), want them to start at %d", s.in.Path, s.shard.Index, n, s.shard.FirstBatch, s.shard.EndBatch, next)
 		}
 		next = s.shard.EndBatch
 	}
 	if next != first.shard.TotalBatches {
-		return nil, nil, fmt.Errorf("%s: the shards hold %d of %d batches", first.in.Path, next, first.shard.TotalBatches)
+		return nil, 0, nil, fmt.Errorf("%s: the shards hold %d of %d batches", first.in.Path, next, first.shard.TotalBatches)
 	}
 
 	var merged *validate.Partial
@@ -179,17 +197,14 @@ func mergeGroup(ms []*shardDoc, doc *Document) (raw []byte, also []int, err erro
 	for _, s := range byIndex {
 		p, err := s.partial.partial()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", s.in.Path, err)
+			return nil, 0, nil, fmt.Errorf("%s: %w", s.in.Path, err)
 		}
 		if merged == nil {
 			merged = p
 		} else if err := merged.Merge(p); err != nil {
-			return nil, nil, fmt.Errorf("%s: shard %d/%d does not merge: %w", s.in.Path, s.shard.Index, n, err)
+			return nil, 0, nil, fmt.Errorf("%s: shard %d/%d does not merge: %w", s.in.Path, s.shard.Index, n, err)
 		}
 		g.Sources = append(g.Sources, s.src)
-		if s.src != first.src {
-			also = append(also, s.src)
-		}
 		if s.shard.Empty {
 			g.Empty = append(g.Empty, s.shard.Index)
 			doc.Notes = append(doc.Notes, fmt.Sprintf("%s: shard %d/%d has no samples (%d batches for %d shards)", s.in.Path, s.shard.Index, n, s.shard.TotalBatches, n))
@@ -201,10 +216,10 @@ func mergeGroup(ms []*shardDoc, doc *Document) (raw []byte, also []int, err erro
 	}
 	ev, err := merged.Result()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", first.in.Path, err)
+		return nil, 0, nil, fmt.Errorf("%s: %w", first.in.Path, err)
 	}
 	if int(merged.Samples) != g.Samples {
-		return nil, nil, fmt.Errorf("%s: the shards hold %d of %d samples", first.in.Path, merged.Samples, g.Samples)
+		return nil, 0, nil, fmt.Errorf("%s: the shards hold %d of %d samples", first.in.Path, merged.Samples, g.Samples)
 	}
 	ev.Elapsed = time.Duration(elapsed * float64(time.Second))
 	sizes := make([]*validate.Size, len(first.models))
@@ -222,10 +237,19 @@ func mergeGroup(ms []*shardDoc, doc *Document) (raw []byte, also []int, err erro
 		res = NewCompare(ev, validate.CheckGates(ev, gatesOf(first.cmp)), meta)
 	}
 	if raw, err = JSON(res); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", first.in.Path, err)
+		return nil, 0, nil, fmt.Errorf("%s: %w", first.in.Path, err)
 	}
 	g.Result = raw
 	doc.Shards = append(doc.Shards, g)
+	src = g.Sources[0]
+	if g.LatencyFrom != nil {
+		src = *g.LatencyFrom
+	}
+	for _, s := range g.Sources {
+		if s != src {
+			also = append(also, s)
+		}
+	}
 	latencyTable(byIndex, doc)
 	from := "no shard measured latency"
 	if g.LatencyFrom != nil {
@@ -233,7 +257,7 @@ func mergeGroup(ms []*shardDoc, doc *Document) (raw []byte, also []int, err erro
 	}
 	doc.Notes = append(doc.Notes, fmt.Sprintf("%s … %s: %d shards of %s merged over %d samples in %d batches; %s",
 		byIndex[0].in.Path, byIndex[n-1].in.Path, n, first.in.Schema, g.Samples, g.Batches, from))
-	return raw, also, nil
+	return raw, src, also, nil
 }
 
 // sameRun checks that shard s belongs to the run of shard first: the same

@@ -79,9 +79,11 @@ type Options struct {
 	// "cuda" or "tensorrt".
 	Provider string
 	// Shard restricts Run to one shard of the data set (dataset.Shard:
-	// contiguous batches; the zero value is the whole data set). A shard
-	// without samples is not an error: its Evaluation has 0 samples.
-	// Evaluation.Partial of the shards merge into the whole's.
+	// contiguous batches; the zero value is the whole data set), read from
+	// the shard's first batch. A shard without samples is not an error:
+	// its Evaluation has 0 samples. The Evaluation.Partial of the shards
+	// merge into the whole's. Limit cannot be combined with it (limit the
+	// data set itself); Reference does not shard.
 	Shard dataset.Shard
 	// Warmup untimed and Runs timed runs per model on the first batch;
 	// Runs 0 skips latency (Run only).
@@ -197,6 +199,9 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 	defer p.close()
 	var shard *dataset.Range
 	if !opts.Shard.Whole() {
+		if opts.Limit > 0 {
+			return nil, errors.New("a sample limit with a shard: limit the data set (dataset.Options.Limit) before sharding it")
+		}
 		s, r, err := dataset.ShardOf(src, opts.Shard)
 		if err != nil {
 			return nil, err
