@@ -321,7 +321,7 @@ func (s *Size) validate() *validate.Size {
 }
 
 var shardLatencyColumns = []Column{
-	{"shard", ""}, {"file", ""}, {"samples", "count"}, {"model", ""}, {"batch", ""}, {"threads", ""},
+	{"shard", ""}, {"file", ""}, {"samples", ""}, {"model", ""}, {"batch", ""}, {"threads", ""},
 	{"p50", "ms"}, {"p99", "ms"}, {"runs", ""}, {"speedup", "×"},
 }
 
