@@ -54,6 +54,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./onnxio/
 	$(GO) test -run '^$$' -fuzz '^FuzzNpyHeader$$' -fuzztime $(FUZZTIME) ./dataset/
 	$(GO) test -run '^$$' -fuzz '^FuzzCalibrate$$' -fuzztime $(FUZZTIME) ./quantize/
+	$(GO) test -run '^$$' -fuzz '^FuzzMergeShards$$' -fuzztime $(FUZZTIME) ./report/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./...

@@ -126,9 +126,12 @@ type EvalOptions struct {
 	Dict    string
 	Latency bool
 	JSON    bool
+	Shard   string
 
-	// metric is Metric parsed, set before the run function is called.
+	// metric is Metric parsed, set before the run function is called;
+	// shard is Shard parsed.
 	metric validate.Metric
+	shard  dataset.Shard
 }
 
 // newEvalCmd builds `shrink eval`; runF (nil: evalRun) runs it once the
@@ -158,6 +161,9 @@ its latency on one batch (p50/p90/p99, throughput).`,
 			if err != nil {
 				return err
 			}
+			if opts.shard, err = parseShardFlag(c.Flags(), opts.Shard); err != nil {
+				return err
+			}
 			opts.metric = m
 			return runF(c.Context(), opts)
 		},
@@ -169,6 +175,7 @@ its latency on one batch (p50/p90/p99, throughput).`,
 	fs.BoolVar(&opts.Latency, "latency", false, "also measure latency (implied by --runs)")
 	addTimingFlags(fs, &opts.Timing, " (with --latency)")
 	fs.BoolVar(&opts.JSON, "json", false, "print one JSON document (docs/schemas/eval.schema.json)")
+	addShardFlag(fs, &opts.Shard)
 	return c
 }
 
@@ -224,13 +231,19 @@ func evalRun(ctx context.Context, opts *EvalOptions) error {
 		runs = opts.Timing.Runs
 	}
 	ev, err := validate.Run(ctx, []validate.Subject{{Name: filepath.Base(opts.Model), Path: opts.Model, Model: m}}, src, validate.Options{
-		Metric: opts.metric, Task: task, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: runs, Progress: newProgress(opts.IO),
+		Metric: opts.metric, Task: task, Threads: opts.Timing.Threads, Provider: opts.Timing.Provider, Warmup: opts.Timing.Warmup, Runs: runs,
+		Shard: opts.shard, Progress: newProgress(opts.IO),
 	})
 	if err != nil {
 		return err // validate's errors name the model
 	}
-	doc := report.NewEval(ev, report.Meta{Tool: "shrink " + Version, Data: opts.Data.Path, Labels: opts.Data.Labels})
+	meta, err := shardMeta(report.Meta{Tool: "shrink " + Version, Data: opts.Data.Path, Labels: opts.Data.Labels}, opts.shard, opts.Data)
+	if err != nil {
+		return err
+	}
+	doc := report.NewEval(ev, meta)
 	warnNonFinite(opts.IO, doc.Model, doc.Data)
+	warnEmptyShard(opts.IO, doc.Shard)
 	if opts.JSON {
 		return opts.IO.WriteJSON(doc)
 	}
@@ -253,6 +266,7 @@ func printEval(io *IOStreams, d *report.Eval) {
 		labels = "labels from the label column"
 	}
 	p("data       %s: %d samples, batch %d, %s\n", d.Data.Path, d.Data.Samples, d.Data.BatchSize, labels)
+	printShard(io, d.Shard)
 	if a := m.Accuracy; a != nil {
 		if a.Figures != nil {
 			printFigures(p, a)

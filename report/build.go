@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 )
 
@@ -28,24 +29,23 @@ func Merge(inputs []*Input, opts Options) (*Document, error) {
 	doc := &Document{
 		Schema: ReportSchema, Tool: opts.Tool, Title: title,
 		Sources: []Source{}, Models: []Row{}, Gates: []GateRow{}, Tables: []Table{}, Curves: []Curves{},
-		Steps: []StepNote{}, Notes: []string{}, Passed: true,
+		Steps: []StepNote{}, Notes: []string{}, Passed: true, Shards: []ShardGroup{},
 	}
 	for _, in := range inputs {
 		doc.Sources = append(doc.Sources, Source{Path: in.Path, Schema: in.Schema, Tool: in.Tool})
 	}
-	order := make([]int, len(inputs))
-	for i := range order {
-		order[i] = i
+	us, err := units(inputs, doc)
+	if err != nil {
+		return nil, err
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		return !inputs[order[a]].kind.Transform && inputs[order[b]].kind.Transform
+	sort.SliceStable(us, func(a, b int) bool {
+		return !us[a].kind.Transform && us[b].kind.Transform
 	})
 	b := &builder{doc: doc, rows: map[string]int{}}
-	for _, i := range order {
-		in := inputs[i]
-		b.src, b.used = i, map[string]int{}
-		if err := in.kind.Add(b, in.raw); err != nil {
-			return nil, fmt.Errorf("%s: %w", in.Path, err)
+	for _, u := range us {
+		b.src, b.also, b.used = u.src, u.also, map[string]int{}
+		if err := u.kind.Add(b, u.raw); err != nil {
+			return nil, fmt.Errorf("%s: %w", inputs[u.src].Path, err)
 		}
 	}
 	b.finish()
@@ -57,6 +57,7 @@ func Merge(inputs []*Input, opts Options) (*Document, error) {
 type builder struct {
 	doc  *Document
 	src  int
+	also []int          // the other files of a merged group of shards
 	rows map[string]int // model key → index in doc.Models
 	used map[string]int // keys the current input has named, and how often
 }
@@ -83,8 +84,9 @@ func (b *builder) row(path, name, role string) *Row {
 		b.doc.Models = append(b.doc.Models, Row{Name: name, Path: path, Role: role})
 	}
 	r := &b.doc.Models[i]
-	if len(r.Sources) == 0 || r.Sources[len(r.Sources)-1] != b.src {
+	if !slices.Contains(r.Sources, b.src) {
 		r.Sources = append(r.Sources, b.src)
+		r.Sources = append(r.Sources, b.also...)
 	}
 	return r
 }

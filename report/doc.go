@@ -29,6 +29,9 @@ type Document struct {
 	Steps  []StepNote `json:"steps"`
 	// Pareto says how the Pareto front of the models table was chosen.
 	Pareto *Pareto `json:"pareto"`
+	// Shards are the sharded runs merged before reading (see
+	// ShardGroup).
+	Shards []ShardGroup `json:"shards"`
 	// Passed is false when any gate failed (true with no gates).
 	Passed bool     `json:"passed"`
 	Notes  []string `json:"notes"`

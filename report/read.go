@@ -68,6 +68,9 @@ type Input struct {
 	Tool   string
 	raw    []byte
 	kind   *kind
+	// shard is set for a shard's result (a "shard" object): Merge merges
+	// the shards of a run before reading them.
+	shard bool
 }
 
 // ReadInput reads a result file and recognizes its kind. Errors name the
@@ -110,6 +113,9 @@ func ParseInput(path string, raw []byte) (*Input, error) {
 	}
 	if t, ok := head["tool"]; ok {
 		json.Unmarshal(t, &in.Tool) // informational: a bad value is caught by the kind's decoder
+	}
+	if sh, ok := head["shard"]; ok && string(bytes.TrimSpace(sh)) != "null" {
+		in.shard = true
 	}
 	in.kind = findKind(in.Schema)
 	if in.kind == nil {

@@ -38,6 +38,11 @@ type Meta struct {
 	Tool string
 	// Data and Labels are the paths given with --data and --labels.
 	Data, Labels string
+	// DataFingerprint, DataBytes and DataFiles summarize the data
+	// (dataset.FingerprintOf) for a shard's result.
+	DataFingerprint string
+	DataBytes       int64
+	DataFiles       int
 }
 
 // Data describes the data set.
@@ -111,6 +116,8 @@ type Size struct {
 	Parameters    int64               `json:"parameters"`
 	NonZero       int64               `json:"nonzero_parameters"`
 	ByDType       []onnxio.DTypeStats `json:"by_dtype"`
+	// SHA256 is "sha256:…" of the file and its external data.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Fidelity of a candidate to the baseline.
@@ -176,6 +183,10 @@ type Eval struct {
 	Data     Data    `json:"data"`
 	Model    Model   `json:"model"`
 	ElapsedS float64 `json:"elapsed_s"`
+	// Shard and Partial are set in a shard's result (--shard): the part
+	// of the data measured and the counts and sums `shrink report` merges.
+	Shard   *ShardInfo  `json:"shard,omitempty"`
+	Partial *PartialDoc `json:"partial,omitempty"`
 }
 
 // Settings are the measurement settings of a comparison.
@@ -213,6 +224,9 @@ type Compare struct {
 	Gates      []Gate      `json:"gates"`
 	Passed     bool        `json:"passed"`
 	ElapsedS   float64     `json:"elapsed_s"`
+	// Shard and Partial: see Eval.
+	Shard   *ShardInfo  `json:"shard,omitempty"`
+	Partial *PartialDoc `json:"partial,omitempty"`
 }
 
 // num is v, or nil when v is NaN or infinite.
@@ -262,14 +276,28 @@ func model(r validate.ModelResult) Model {
 			by = []onnxio.DTypeStats{}
 		}
 		m.Size = &Size{FileBytes: s.FileBytes, ExternalBytes: s.ExternalBytes, TotalBytes: s.TotalBytes, GzipBytes: s.GzipBytes,
-			Parameters: s.Parameters, NonZero: s.NonZero, ByDType: by}
+			Parameters: s.Parameters, NonZero: s.NonZero, ByDType: by, SHA256: s.SHA256}
 	}
 	return m
 }
 
 // NewEval builds the eval document of a one-model evaluation.
 func NewEval(ev *validate.Evaluation, meta Meta) *Eval {
-	return &Eval{Schema: EvalSchema, Tool: meta.Tool, Data: data(ev, meta), Model: model(ev.Models[0]), ElapsedS: ev.Elapsed.Seconds()}
+	d := &Eval{Schema: EvalSchema, Tool: meta.Tool, Data: data(ev, meta), Model: model(ev.Models[0]), ElapsedS: ev.Elapsed.Seconds()}
+	d.Shard, d.Partial = shardOf(ev, meta)
+	return d
+}
+
+// shardOf is a shard's "shard" and "partial" objects (nil, nil for an
+// evaluation of the whole data set).
+func shardOf(ev *validate.Evaluation, meta Meta) (*ShardInfo, *PartialDoc) {
+	r := ev.Shard
+	if r == nil || ev.Partial == nil {
+		return nil, nil
+	}
+	return &ShardInfo{Index: r.Shard.Index, Count: r.Shard.Count, FirstBatch: r.FirstBatch, EndBatch: r.EndBatch,
+		FirstSample: r.FirstSample, EndSample: r.EndSample, TotalBatches: r.TotalBatches, TotalSamples: r.TotalSamples,
+		BatchSize: r.BatchSize, Empty: r.Empty(), Fingerprint: meta.DataFingerprint, DataBytes: meta.DataBytes, DataFiles: meta.DataFiles}, newPartialDoc(ev.Partial)
 }
 
 // NewCompare builds the compare document from an evaluation of a baseline
@@ -305,6 +333,7 @@ func NewCompare(ev *validate.Evaluation, gates []validate.GateResult, meta Meta)
 		cd.Passed = !failed[i]
 		d.Candidates = append(d.Candidates, cd)
 	}
+	d.Shard, d.Partial = shardOf(ev, meta)
 	return d
 }
 

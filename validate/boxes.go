@@ -131,24 +131,32 @@ func (s *boxScorer) Add(out *onnxio.Tensor, first, n int) error {
 	return nil
 }
 
-func (s *boxScorer) Result() TaskResult {
-	recall, precision := ratio(s.matched, s.gt), ratio(s.matched, s.pred)
-	hmean := 0.0
-	if recall+precision > 0 {
-		hmean = 2 * recall * precision / (recall + precision)
-	}
-	return TaskResult{Samples: s.samples, Value: hmean, Figures: []Figure{
-		{"hmean", hmean}, {"recall", recall}, {"precision", precision},
+func (s *boxScorer) Partial() TaskPartial {
+	return TaskPartial{Samples: s.samples, Sums: []Figure{
 		{"matched", float64(s.matched)}, {"reference_boxes", float64(s.gt)}, {"predicted_boxes", float64(s.pred)},
 	}}
 }
 
+// boxResult is the box metric's figures from its sums.
+func boxResult(t TaskPartial) TaskResult {
+	matched, gt, pred := t.Sum("matched"), t.Sum("reference_boxes"), t.Sum("predicted_boxes")
+	recall, precision := ratio(matched, gt), ratio(matched, pred)
+	hmean := 0.0
+	if recall+precision > 0 {
+		hmean = 2 * recall * precision / (recall + precision)
+	}
+	return TaskResult{Samples: t.Samples, Value: hmean, Figures: []Figure{
+		{"hmean", hmean}, {"recall", recall}, {"precision", precision},
+		{"matched", matched}, {"reference_boxes", gt}, {"predicted_boxes", pred},
+	}}
+}
+
 // ratio is a/b, and 1 for 0/0 (nothing to find, nothing found).
-func ratio(a, b int64) float64 {
+func ratio(a, b float64) float64 {
 	if b == 0 {
 		return 1
 	}
-	return float64(a) / float64(b)
+	return a / b
 }
 
 // boxesOf post-processes one h×w map: binarize at Threshold, label the

@@ -100,20 +100,28 @@ func (c *ctcScorer) Add(out *onnxio.Tensor, first, n int) error {
 	return nil
 }
 
-func (c *ctcScorer) Result() TaskResult {
-	r := TaskResult{Samples: c.samples}
-	charAcc := 1 - float64(c.edits)/float64(c.chars)
-	if c.chars == 0 {
+func (c *ctcScorer) Partial() TaskPartial {
+	return TaskPartial{Samples: c.samples, Sums: []Figure{
+		{"edit_distance", float64(c.edits)}, {"chars", float64(c.chars)}, {"lines_correct", float64(c.correct)},
+	}}
+}
+
+// ctcResult is the CTC metric's figures from its sums.
+func ctcResult(t TaskPartial) TaskResult {
+	edits, chars, correct := t.Sum("edit_distance"), t.Sum("chars"), t.Sum("lines_correct")
+	r := TaskResult{Samples: t.Samples}
+	charAcc := 1 - edits/chars
+	if chars == 0 {
 		charAcc = 0
-		if c.edits == 0 {
+		if edits == 0 {
 			charAcc = 1
 		}
 	}
-	line := float64(c.correct) / float64(c.samples)
+	line := correct / float64(t.Samples)
 	r.Value = charAcc
 	r.Figures = []Figure{
 		{"char_accuracy", charAcc}, {"line_accuracy", line},
-		{"edit_distance", float64(c.edits)}, {"chars", float64(c.chars)}, {"lines_correct", float64(c.correct)},
+		{"edit_distance", edits}, {"chars", chars}, {"lines_correct", correct},
 	}
 	return r
 }

@@ -175,10 +175,13 @@ func interleaved(ctx context.Context, runners []func() error, warmup, runs int, 
 // ignores the outliers a shared machine produces. With one round, the
 // ratio of that round; an odd last round is left out.
 func MedianRatio(base, cand []time.Duration) float64 {
+	return medianOf(pairedRatios(base, cand))
+}
+
+// pairedRatios are MedianRatio's ratios: one per pair of rounds (one for
+// a single round; none without rounds).
+func pairedRatios(base, cand []time.Duration) []float64 {
 	n := min(len(base), len(cand))
-	if n == 0 {
-		return math.NaN()
-	}
 	ratio := func(b, c time.Duration) float64 {
 		if c <= 0 {
 			return math.Inf(1)
@@ -186,12 +189,17 @@ func MedianRatio(base, cand []time.Duration) float64 {
 		return float64(b) / float64(c)
 	}
 	if n == 1 {
-		return ratio(base[0], cand[0])
+		return []float64{ratio(base[0], cand[0])}
 	}
 	r := make([]float64, 0, n/2)
 	for i := 0; i+1 < n; i += 2 {
 		r = append(r, ratio(base[i]+base[i+1], cand[i]+cand[i+1]))
 	}
+	return r
+}
+
+// medianOf is the median of r (NaN when empty); r is sorted in place.
+func medianOf(r []float64) float64 {
 	slices.Sort(r)
 	return quantile(r, 0.5)
 }

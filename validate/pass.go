@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 
 	"github.com/shrinkml/shrink/dataset"
@@ -27,6 +26,8 @@ type pass struct {
 	fixed   bool
 	// shared is set when st[0]'s session belongs to a Reference.
 	shared bool
+	// empty allows a data set without samples (an empty shard).
+	empty bool
 }
 
 // subjectState is one model's session and accumulators in a pass.
@@ -241,10 +242,13 @@ func (p *pass) run(ctx context.Context, src dataset.Source, base baselineFunc, r
 		}
 		ph.Add(int64(b.N))
 	}
-	if ev.Samples == 0 {
+	if ev.Samples == 0 && !p.empty {
 		return nil, nil, errors.New("the data set has no samples")
 	}
-	p.result(ev)
+	ev.Partial = p.partial(ev)
+	if err := ev.result(); err != nil {
+		return nil, nil, err
+	}
 	return ev, first, nil
 }
 
@@ -382,35 +386,43 @@ func (p *pass) compareTensors(s *subjectState, ref, got []*onnxio.Tensor) {
 	}
 }
 
-// result fills ev's models and candidates from the accumulators.
-func (p *pass) result(ev *Evaluation) {
+// partial gathers the accumulators into the pass's Partial.
+func (p *pass) partial(ev *Evaluation) *Partial {
+	part := &Partial{Samples: int64(ev.Samples), BatchSize: ev.BatchSize, Labels: ev.Labels, Metric: ev.Metric, Tensors: slices.Clone(p.tensors)}
+	if p.o.Task != nil {
+		part.summarize = p.o.Task.Summarize
+	}
 	for i, m := range p.models {
-		r := ModelResult{Name: m.Name, Path: m.Path, Output: p.st[i].output, NonFinite: p.st[i].nonFinite}
-		switch {
-		case p.st[i].task != nil:
-			r.Accuracy = taskAccuracy(ev.Metric, p.st[i].task.Result())
-		case ev.Labels:
-			r.Accuracy = p.st[i].accuracy(ev.Metric, int64(ev.Samples))
+		s := p.st[i]
+		mp := ModelPartial{Name: m.Name, Path: m.Path, Output: s.output, NonFinite: s.nonFinite, Class: s.cls, Reg: s.reg}
+		if s.task != nil {
+			t := s.task.Partial()
+			mp.Task = &t
 		}
-		ev.Models = append(ev.Models, r)
+		part.Models = append(part.Models, mp)
 	}
-	for i, s := range p.st[1:] {
-		c := CandidateResult{Fidelity: s.fid.Result(), AccuracyDrop: math.NaN(), Speedup: math.NaN(), SizeRatio: math.NaN(), MinSQNR: math.NaN()}
-		if a, b := ev.Models[0].Accuracy, ev.Models[i+1].Accuracy; a != nil && b != nil && (a.Metric.IsClassification() || a.Task != nil) {
-			c.AccuracyDrop = accuracyDrop(a, b)
+	for _, s := range p.st[1:] {
+		c := CandidatePartial{Fidelity: s.fid}
+		for k := range p.tensors {
+			c.Tensors = append(c.Tensors, TensorPartial{Sum: s.sq[k], Comparable: !s.bad[k]})
 		}
-		for k, name := range p.tensors {
-			t := TensorSQNR{Name: name, SQNR: math.NaN()}
-			if !s.bad[k] {
-				t.SQNR = s.sq[k].DB()
-				if math.IsNaN(c.MinSQNR) || t.SQNR < c.MinSQNR {
-					c.MinSQNR = t.SQNR
-				}
-			}
-			c.Outputs = append(c.Outputs, t)
-		}
-		ev.Candidates = append(ev.Candidates, c)
+		part.Candidates = append(part.Candidates, c)
 	}
+	return part
+}
+
+// result fills ev's models and candidates from its Partial (Partial.Result:
+// the same code that computes a merge of shards).
+func (ev *Evaluation) result() error {
+	r, err := ev.Partial.Result()
+	if err != nil {
+		return err
+	}
+	ev.Models, ev.Candidates = r.Models, r.Candidates
+	if len(ev.Partial.Timings) > 0 {
+		ev.Warmup, ev.Runs = r.Warmup, r.Runs
+	}
+	return nil
 }
 
 // accuracyDrop in points, from the correct counts (one division each, so a
@@ -423,30 +435,6 @@ func accuracyDrop(base, cand *Accuracy) float64 {
 		return 100 * (float64(base.Top5Correct)/float64(base.Samples) - float64(cand.Top5Correct)/float64(cand.Samples))
 	}
 	return 100 * (float64(base.Top1Correct)/float64(base.Samples) - float64(cand.Top1Correct)/float64(cand.Samples))
-}
-
-// accuracy summarizes s over the evaluation's samples (every model sees
-// every batch).
-func (s *subjectState) accuracy(m Metric, samples int64) *Accuracy {
-	a := &Accuracy{Metric: m}
-	if m.IsClassification() {
-		c := s.cls
-		a.Samples, a.Top1Correct, a.Top5Correct = c.Samples, c.Top1, c.Top5
-		a.Top1 = float64(c.Top1) / float64(c.Samples)
-		a.Top5 = float64(c.Top5) / float64(c.Samples)
-		a.Value = a.Top1
-		if m == Top5 {
-			a.Value = a.Top5
-		}
-		return a
-	}
-	a.Samples = samples
-	a.MSE, a.MAE = s.reg.MSE(), s.reg.MAE()
-	a.Value = a.MSE
-	if m == MAE {
-		a.Value = a.MAE
-	}
-	return a
 }
 
 // checkTask checks Options.Metric against Options.Task: a task's metric is

@@ -37,6 +37,9 @@ type Reference struct {
 // (Reset) on each Evaluate and not closed. Options.Runs and Warmup are not
 // used (no latency), nor Options.Progress (each Evaluate takes its own).
 func NewReference(base Subject, src dataset.Source, o Options) (*Reference, error) {
+	if !o.Shard.Whole() {
+		return nil, errors.New("a Reference measures the whole data set (Options.Shard is for Run)")
+	}
 	p, err := newPass([]Subject{base}, o, nil)
 	if err != nil {
 		return nil, err

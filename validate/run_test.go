@@ -2,7 +2,9 @@ package validate
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"github.com/shrinkml/shrink/internal/progress"
 	"math"
 	"math/rand/v2"
@@ -255,5 +257,11 @@ func TestMeasureSizeWithExternalData(t *testing.T) {
 	}
 	if ext.Size() < int64(4*(in*classes+classes)) || s.GzipBytes <= 0 || s.Parameters != in*classes+classes {
 		t.Errorf("size %+v", s)
+	}
+	// The hash covers the file, then its external data.
+	a, _ := os.ReadFile(p)
+	b, _ := os.ReadFile(filepath.Join(filepath.Dir(p), m.ExternalFiles[0]))
+	if want := fmt.Sprintf("sha256:%x", sha256.Sum256(append(a, b...))); s.SHA256 != want {
+		t.Errorf("hash %s, want %s", s.SHA256, want)
 	}
 }

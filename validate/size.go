@@ -3,6 +3,8 @@ package validate
 import (
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -28,6 +30,10 @@ type Size struct {
 	Parameters int64
 	NonZero    int64
 	ByDType    []onnxio.DTypeStats
+	// SHA256 is "sha256:" and the hex SHA-256 of the file followed by its
+	// external data files: what tells two copies of a model apart (shards
+	// of an evaluation must have measured the same models).
+	SHA256 string
 }
 
 // MeasureSize measures the model file at path (m is the same model, loaded).
@@ -68,9 +74,11 @@ func MeasureSize(ctx context.Context, path string, m *onnxio.Model, rep progress
 	if err != nil {
 		return nil, err
 	}
+	sum := sha256.New()
+	w := io.MultiWriter(zw, sum)
 	buf := make([]byte, 1<<20)
 	for _, f := range files {
-		if err := copyFile(ctx, zw, f, buf, ph); err != nil {
+		if err := copyFile(ctx, w, f, buf, ph); err != nil {
 			return nil, err
 		}
 	}
@@ -78,6 +86,7 @@ func MeasureSize(ctx context.Context, path string, m *onnxio.Model, rep progress
 		return nil, err
 	}
 	s.GzipBytes = cw.n
+	s.SHA256 = "sha256:" + hex.EncodeToString(sum.Sum(nil))
 	return s, nil
 }
 

@@ -36,8 +36,29 @@ type Scorer interface {
 	// dimension holds the n samples of the batch, the first of which is
 	// sample number first of the data set.
 	Add(out *onnxio.Tensor, first, n int) error
-	// Result summarizes the samples added so far.
-	Result() TaskResult
+	// Partial returns the sums of the samples added so far (see
+	// TaskPartial); Task.Summarize turns them into the metric's figures.
+	Partial() TaskPartial
+}
+
+// TaskPartial is a task metric's mergeable state: named sums (counts,
+// edit distances, reference lengths, box matches) that the parts of a data
+// set evaluated apart (shards) add up by name into the sums of the whole.
+// A metric's figures are computed from them only, so a merged result is
+// computed as an unsharded one is.
+type TaskPartial struct {
+	Samples int64
+	Sums    []Figure
+}
+
+// Sum returns the sum named name (0 when absent).
+func (t TaskPartial) Sum(name string) float64 {
+	for _, f := range t.Sums {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return 0
 }
 
 // TaskResult is a task metric's summary.
@@ -67,6 +88,21 @@ type Task struct {
 	References int
 	// NewScorer returns a fresh accumulator.
 	NewScorer func() Scorer
+	// Summarize turns a scorer's sums into the metric's figures; nil
+	// means SummarizeTask's for Metric (ctc, boxes).
+	Summarize func(TaskPartial) TaskResult
+}
+
+// SummarizeTask computes the figures of a built-in task metric (ctc,
+// boxes) from its sums: what `shrink report` uses to merge shards.
+func SummarizeTask(m Metric, t TaskPartial) (TaskResult, error) {
+	switch m {
+	case CTC:
+		return ctcResult(t), nil
+	case Boxes:
+		return boxResult(t), nil
+	}
+	return TaskResult{}, fmt.Errorf("no summary for task metric %q (a plug-in metric summarizes its own sums: Task.Summarize)", m)
 }
 
 // Find returns the figure named name.

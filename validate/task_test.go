@@ -79,7 +79,7 @@ func TestCTCScorer(t *testing.T) {
 	if err := s.Add(ctcBatch(t, 5, []int{2, 2, 2, 0}, []int{0, 0, 0, 0}), 2, 2); err != nil {
 		t.Fatal(err)
 	}
-	r := s.Result()
+	r := taskResult(t, CTC, s)
 	// Σ reference characters without spaces: 2 + 2 + 2 + 1 = 7; edits 0 + 0 + 1 + 1.
 	if wantChar := 1 - 2.0/7; math.Abs(r.Value-wantChar) > 1e-12 {
 		t.Errorf("char accuracy %v, want %v", r.Value, wantChar)
@@ -100,9 +100,19 @@ func TestCTCScorer(t *testing.T) {
 	}
 	// Without the space class (4 = blank + 3), class 3 is 中.
 	s4 := NewCTCTask(dict, []string{"中a"}).NewScorer()
-	if err := s4.Add(ctcBatch(t, 4, []int{3, 1}), 0, 1); err != nil || s4.Result().Value != 1 {
-		t.Errorf("4 classes: %v %+v", err, s4.Result())
+	if err := s4.Add(ctcBatch(t, 4, []int{3, 1}), 0, 1); err != nil || taskResult(t, CTC, s4).Value != 1 {
+		t.Errorf("4 classes: %v %+v", err, taskResult(t, CTC, s4))
 	}
+}
+
+// taskResult is a built-in task metric's figures from a scorer's sums.
+func taskResult(t *testing.T, m Metric, s Scorer) TaskResult {
+	t.Helper()
+	r, err := SummarizeTask(m, s.Partial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func TestIoUAndMatch(t *testing.T) {
@@ -155,7 +165,7 @@ func TestBoxScorer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// IoU with the first reference: 55 / (12.375 · 6.375) = 0.697 ≥ 0.5.
-	r := s.Result()
+	r := taskResult(t, Boxes, s)
 	rec, _ := r.Find("recall")
 	prec, _ := r.Find("precision")
 	if rec != 0.5 || prec != 1 || math.Abs(r.Value-2*0.5/1.5) > 1e-12 {
@@ -224,9 +234,13 @@ func (s *top1Scorer) Add(out *onnxio.Tensor, first, n int) error {
 	return nil
 }
 
-func (s *top1Scorer) Result() TaskResult {
-	v := float64(s.right) / float64(s.n)
-	return TaskResult{Samples: s.n, Value: v, Figures: []Figure{{"top1", v}}}
+func (s *top1Scorer) Partial() TaskPartial {
+	return TaskPartial{Samples: s.n, Sums: []Figure{{"right", float64(s.right)}}}
+}
+
+func summarizeTop1(p TaskPartial) TaskResult {
+	v := p.Sum("right") / float64(p.Samples)
+	return TaskResult{Samples: p.Samples, Value: v, Figures: []Figure{{"top1", v}}}
 }
 
 func TestRunWithTask(t *testing.T) {
@@ -242,7 +256,7 @@ func TestRunWithTask(t *testing.T) {
 		s := &top1Scorer{refs: f.labels}
 		scorers = append(scorers, s)
 		return s
-	}}
+	}, Summarize: summarizeTop1}
 	src := &memSource{x: f.x, width: in, batch: 32}
 	ev, err := Run(context.Background(), []Subject{f.base, cand}, src, Options{Task: task})
 	if err != nil {
@@ -273,4 +287,51 @@ func TestRunWithTask(t *testing.T) {
 	if _, err := Run(context.Background(), []Subject{f.base}, src, Options{Metric: Top1, Task: task}); err == nil {
 		t.Error("top1 with a task accepted")
 	}
+}
+
+// TestTaskPartialsMerge: the CTC sums of two halves of a data set, merged,
+// give the figures of the whole.
+func TestTaskPartialsMerge(t *testing.T) {
+	task := NewCTCTask([]string{"a", "b", "中"}, []string{"ab", "a 中", "bb", "中"})
+	b0 := ctcBatch(t, 5, []int{1, 0, 2, 0}, []int{1, 4, 3, 3})
+	b1 := ctcBatch(t, 5, []int{2, 2, 2, 0}, []int{0, 0, 0, 0})
+	whole := task.NewScorer()
+	if whole.Add(b0, 0, 2) != nil || whole.Add(b1, 2, 2) != nil {
+		t.Fatal("add")
+	}
+	a, b := task.NewScorer(), task.NewScorer()
+	if a.Add(b0, 0, 2) != nil || b.Add(b1, 2, 2) != nil {
+		t.Fatal("add")
+	}
+	merged := a.Partial()
+	if err := merged.Merge(TaskPartial{}); err != nil { // an empty part adds nothing
+		t.Fatal(err)
+	}
+	if err := merged.Merge(b.Partial()); err != nil {
+		t.Fatal(err)
+	}
+	got, want := taskResultOf(t, CTC, merged), taskResult(t, CTC, whole)
+	if got.Samples != 4 || got.Value != want.Value || len(got.Figures) != len(want.Figures) {
+		t.Fatalf("merged %+v, whole %+v", got, want)
+	}
+	for i := range got.Figures {
+		if got.Figures[i] != want.Figures[i] {
+			t.Errorf("%+v, want %+v", got.Figures[i], want.Figures[i])
+		}
+	}
+	if err := merged.Merge(TaskPartial{Samples: 1, Sums: []Figure{{"matched", 1}, {"reference_boxes", 1}, {"predicted_boxes", 1}}}); err == nil {
+		t.Error("box sums merged into ctc sums")
+	}
+	if _, err := SummarizeTask("plug-in", merged); err == nil || !strings.Contains(err.Error(), "Task.Summarize") {
+		t.Errorf("unknown metric: %v", err)
+	}
+}
+
+func taskResultOf(t *testing.T, m Metric, p TaskPartial) TaskResult {
+	t.Helper()
+	r, err := SummarizeTask(m, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -78,6 +78,13 @@ type Options struct {
 	// Provider is the ONNX Runtime execution provider: "cpu" (default),
 	// "cuda" or "tensorrt".
 	Provider string
+	// Shard restricts Run to one shard of the data set (dataset.Shard:
+	// contiguous batches; the zero value is the whole data set), read from
+	// the shard's first batch. A shard without samples is not an error:
+	// its Evaluation has 0 samples. The Evaluation.Partial of the shards
+	// merge into the whole's. Limit cannot be combined with it (limit the
+	// data set itself); Reference does not shard.
+	Shard dataset.Shard
 	// Warmup untimed and Runs timed runs per model on the first batch;
 	// Runs 0 skips latency (Run only).
 	Warmup, Runs int
@@ -160,6 +167,12 @@ type Evaluation struct {
 	Models     []ModelResult
 	Candidates []CandidateResult
 	Elapsed    time.Duration
+	// Partial is the mergeable state the figures above were computed from
+	// (Partial.Result).
+	Partial *Partial
+	// Shard is the part of the data set evaluated (Options.Shard); nil for
+	// the whole.
+	Shard *dataset.Range
 }
 
 // Run measures the models on src: one pass over the data (every model runs
@@ -184,13 +197,25 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 		return nil, err
 	}
 	defer p.close()
+	var shard *dataset.Range
+	if !opts.Shard.Whole() {
+		if opts.Limit > 0 {
+			return nil, errors.New("a sample limit with a shard: limit the data set (dataset.Options.Limit) before sharding it")
+		}
+		s, r, err := dataset.ShardOf(src, opts.Shard)
+		if err != nil {
+			return nil, err
+		}
+		src, shard, p.empty = s, &r, true
+	}
 	base := p.st[0]
 	ev, first, err := p.run(ctx, src, func(_ int, b *dataset.Batch) ([]*onnxio.Tensor, error) { return base.sess.Run(b.Inputs) }, rep)
 	if err != nil {
 		return nil, err
 	}
+	ev.Shard = shard
 	ev.Warmup, ev.Runs = opts.Warmup, opts.Runs
-	if opts.Runs > 0 {
+	if opts.Runs > 0 && first != nil {
 		sessions := make([]*ort.Session, len(p.st))
 		for i, s := range p.st {
 			sessions[i] = s.sess
@@ -199,14 +224,12 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 		if err != nil {
 			return nil, err
 		}
-		for i := range p.st {
-			l := Summarize(t.Times[i], ev.BatchSize, opts.Threads, opts.Warmup)
-			ev.Models[i].Latency = &l
-			if i > 0 {
-				ev.Candidates[i-1].Speedup = t.Speedup(i)
-			}
+		ev.Partial.Timings = append(ev.Partial.Timings, TimingPartial{BatchSize: ev.BatchSize, Threads: opts.Threads, Warmup: opts.Warmup, Times: t.Times})
+		if err := ev.result(); err != nil {
+			return nil, err
 		}
 	}
+	sizes := make([]*Size, len(models))
 	for i, m := range models {
 		if m.Path == "" {
 			continue
@@ -215,7 +238,20 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 		if err != nil {
 			return nil, fmt.Errorf("%s: size: %w", m.Name, err)
 		}
-		ev.Models[i].Size = s
+		sizes[i] = s
+	}
+	ev.SetSizes(sizes)
+	ev.Elapsed = time.Since(start)
+	return ev, nil
+}
+
+// SetSizes records each model's size (nil: not measured) and each
+// candidate's size ratio to the baseline.
+func (ev *Evaluation) SetSizes(sizes []*Size) {
+	for i, s := range sizes {
+		if i < len(ev.Models) {
+			ev.Models[i].Size = s
+		}
 	}
 	if base := ev.Models[0].Size; base != nil && base.TotalBytes > 0 {
 		for i := range ev.Candidates {
@@ -224,8 +260,6 @@ func Run(ctx context.Context, models []Subject, src dataset.Source, opts Options
 			}
 		}
 	}
-	ev.Elapsed = time.Since(start)
-	return ev, nil
 }
 
 // sameInputs checks that every candidate takes the baseline's inputs (by
